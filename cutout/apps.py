@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CutoutConfig(AppConfig):
+    name = "cutout"
+    verbose_name = "Cutouts"

@@ -1,0 +1,212 @@
+"""Reading and validating configuration from environment variables.
+
+Every function here takes the environment as a mapping so that tests can check validation without
+touching ``os.environ``. Problems raise :class:`ConfigError` with a message that names the
+variable and says what to do, so a typo'd deployment fails at start-up instead of on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+
+ENVIRONMENTS = ("dev", "test", "production")
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+S3_VARS = (
+    "CUTOUT_S3_BUCKET",
+    "CUTOUT_S3_ENDPOINT_URL",
+    "CUTOUT_S3_ACCESS_KEY_ID",
+    "CUTOUT_S3_SECRET_ACCESS_KEY",
+    "CUTOUT_S3_REGION",
+)
+STRIPE_VARS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PUBLISHABLE_KEY")
+
+
+class ConfigError(Exception):
+    """The environment describes a configuration Cutout cannot run with."""
+
+
+def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean: use one of 1/0, true/false, yes/no, on/off.")
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer.") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is below its minimum of {minimum}.")
+    return value
+
+
+def env_list(env: Mapping[str, str], name: str, default: list[str]) -> list[str]:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def environment_name(env: Mapping[str, str]) -> str:
+    name = env.get("CUTOUT_ENV", "dev").strip().lower()
+    if name not in ENVIRONMENTS:
+        raise ConfigError(f"CUTOUT_ENV={name!r} is unknown: use one of {', '.join(ENVIRONMENTS)}.")
+    return name
+
+
+def secret_key(env: Mapping[str, str], environment: str) -> str:
+    key = env.get("SECRET_KEY", "")
+    if key:
+        if environment == "production" and len(key) < 40:
+            raise ConfigError("SECRET_KEY must be at least 40 characters long in production.")
+        return key
+    if environment == "production":
+        raise ConfigError(
+            "SECRET_KEY is required when CUTOUT_ENV=production. Generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    # Development and tests only: a fixed key that is never accepted in production.
+    return "dev-only-insecure-key-" + environment
+
+
+def database(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:
+    url = env.get("DATABASE_URL", "").strip()
+    if not url:
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(data_dir / "cutout.sqlite3"),
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
+        }
+    if not url.startswith(("postgres://", "postgresql://", "sqlite://")):
+        raise ConfigError(
+            f"DATABASE_URL must start with postgresql:// (or sqlite://), got {url.split(':', 1)[0]!r}."
+        )
+    try:
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+    except ValueError as exc:
+        raise ConfigError(f"DATABASE_URL could not be parsed: {exc}") from None
+    if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):
+        raise ConfigError("DATABASE_URL names no database: add /DBNAME at the end of the URL.")
+    return config
+
+
+def storages(env: Mapping[str, str], media_root: Path) -> dict[str, Any]:
+    """FileSystemStorage by default; S3 when the CUTOUT_S3_* variables say so.
+
+    A half-set S3 configuration (say, a bucket without credentials) is an error rather than a
+    silent fall-back to the local disk.
+    """
+    static = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+    present = {name for name in S3_VARS if env.get(name, "").strip()}
+    if not present:
+        return {
+            "default": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": str(media_root)},
+            },
+            "staticfiles": static,
+        }
+    if "CUTOUT_S3_BUCKET" not in present:
+        raise ConfigError(
+            f"S3 is half-configured: {', '.join(sorted(present))} set but CUTOUT_S3_BUCKET is missing."
+        )
+    keys = {"CUTOUT_S3_ACCESS_KEY_ID", "CUTOUT_S3_SECRET_ACCESS_KEY"}
+    if len(keys & present) == 1:
+        missing = (keys - present).pop()
+        raise ConfigError(f"S3 is half-configured: {missing} is missing (set both keys or neither).")
+    endpoint = env.get("CUTOUT_S3_ENDPOINT_URL", "").strip() or None
+    if endpoint and not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(f"CUTOUT_S3_ENDPOINT_URL={endpoint!r} must start with http:// or https://.")
+    options: dict[str, Any] = {
+        "bucket_name": env["CUTOUT_S3_BUCKET"].strip(),
+        "region_name": env.get("CUTOUT_S3_REGION", "").strip() or "us-east-1",
+        "endpoint_url": endpoint,
+        "default_acl": None,
+        "querystring_auth": True,
+        "querystring_expire": 24 * 3600,
+        "file_overwrite": False,
+        "signature_version": "s3v4",
+        "addressing_style": "path" if endpoint else None,
+    }
+    if "CUTOUT_S3_ACCESS_KEY_ID" in present:
+        options["access_key"] = env["CUTOUT_S3_ACCESS_KEY_ID"].strip()
+        options["secret_key"] = env["CUTOUT_S3_SECRET_ACCESS_KEY"].strip()
+    return {
+        "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
+        "staticfiles": static,
+    }
+
+
+def stripe(env: Mapping[str, str]) -> dict[str, str]:
+    """Stripe keys: all absent (billing off) or a coherent set."""
+    values = {name: env.get(name, "").strip() for name in STRIPE_VARS}
+    secret, webhook = values["STRIPE_SECRET_KEY"], values["STRIPE_WEBHOOK_SECRET"]
+    if not secret and not webhook:
+        if values["STRIPE_PUBLISHABLE_KEY"]:
+            raise ConfigError("STRIPE_PUBLISHABLE_KEY is set but STRIPE_SECRET_KEY is missing.")
+        return {"secret_key": "", "webhook_secret": "", "publishable_key": "", "api_base": ""}
+    if not secret:
+        raise ConfigError("STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is missing.")
+    if not webhook:
+        raise ConfigError(
+            "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is missing: without it no payment "
+            "can ever be credited."
+        )
+    if not secret.startswith(("sk_", "rk_")):
+        raise ConfigError("STRIPE_SECRET_KEY does not look like a Stripe secret key (sk_… or rk_…).")
+    if not webhook.startswith("whsec_"):
+        raise ConfigError("STRIPE_WEBHOOK_SECRET does not look like a webhook secret (whsec_…).")
+    api_base = env.get("STRIPE_API_BASE", "").strip()
+    if api_base and not api_base.startswith(("http://", "https://")):
+        raise ConfigError(f"STRIPE_API_BASE={api_base!r} must be an http(s) URL.")
+    return {
+        "secret_key": secret,
+        "webhook_secret": webhook,
+        "publishable_key": values["STRIPE_PUBLISHABLE_KEY"],
+        "api_base": api_base,
+    }
+
+
+def celery_broker(env: Mapping[str, str], data_dir: Path) -> tuple[str, dict[str, Any]]:
+    """The broker URL and transport options. Default: kombu's filesystem transport (no server)."""
+    url = env.get("CELERY_BROKER_URL", "").strip()
+    if not url:
+        queue_dir = data_dir / "broker"
+        return "filesystem://", {
+            "data_folder_in": str(queue_dir / "queue"),
+            "data_folder_out": str(queue_dir / "queue"),
+            "processed_folder": str(queue_dir / "processed"),
+            "store_processed": False,
+        }
+    if not url.startswith(("redis://", "rediss://", "filesystem://", "memory://")):
+        raise ConfigError(f"CELERY_BROKER_URL={url!r}: use redis://HOST:6379/0 (or leave it unset).")
+    # A task whose worker dies is delivered again after this long (seconds).
+    return url, {"visibility_timeout": env_int(env, "CELERY_VISIBILITY_TIMEOUT", 900, minimum=30)}
+
+
+def default_model_dir(env: Mapping[str, str]) -> Path:
+    if env.get("CUTOUT_MODEL_DIR"):
+        return Path(env["CUTOUT_MODEL_DIR"]).expanduser()
+    cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "cutout" / "models"
+
+
+def os_environ() -> Mapping[str, str]:
+    return os.environ

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from cutout import health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("", include("billing.urls")),
+    path("", include("cutout.web_urls")),
+]

@@ -1,0 +1,90 @@
+"""Shared fixtures.
+
+Tests that need a real server (PostgreSQL, Redis, S3, Chromium, a Celery worker) ask for it with
+:func:`require`. Outside CI a missing server skips the test; with ``CI=true`` it fails it, so CI
+can never pass by skipping what it was meant to check.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def require(available: bool, what: str) -> None:
+    """Skip (locally) or fail (in CI) when a server the test needs is not there."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but is not available", pytrace=False)
+    pytest.skip(f"{what} not available (set it up as .ci/run does, or run in CI)")
+
+
+def _port_open(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = os.environ.get("CUTOUT_TEST_REDIS_URL", "")
+    require(bool(url) and _port_open(url, 6379), "Redis (CUTOUT_TEST_REDIS_URL)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    url = os.environ.get("CUTOUT_TEST_S3_ENDPOINT", "")
+    require(bool(url) and _port_open(url, 80), "an S3-compatible server (CUTOUT_TEST_S3_ENDPOINT)")
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = os.environ.get("CUTOUT_CHROMIUM", "/usr/bin/chromium")
+    require(Path(path).exists() or shutil.which(path) is not None, f"Chromium at {path}")
+    return path
+
+
+@pytest.fixture
+def postgres(db: None) -> None:
+    from django.db import connection
+
+    require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """Each test writes its files into its own temporary media folder."""
+    media = tmp_path / "media"
+    settings.MEDIA_ROOT = media  # type: ignore[attr-defined]
+    storages = dict(settings.STORAGES)  # type: ignore[attr-defined]
+    if storages["default"]["BACKEND"].endswith("FileSystemStorage"):
+        storages["default"] = {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(media)},
+        }
+    storages["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    settings.STORAGES = storages  # type: ignore[attr-defined]
+    yield
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests save screenshots and images for people to look at."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
