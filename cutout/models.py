@@ -1,0 +1,172 @@
+"""Cutouts, batch jobs and their items.
+
+Files live in the default storage (local disk or S3) under keys namespaced by workspace:
+``ws/<workspace id>/cutouts/<cutout id>/<kind>.<ext>``. They are served only through signed,
+expiring URLs after a permission check, never from a public bucket.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import ApiKey, Workspace
+
+
+def _cutout_path(instance: Cutout, filename: str) -> str:
+    return f"ws/{instance.workspace_id}/cutouts/{instance.id}/{filename}"
+
+
+def _job_path(instance: Job, filename: str) -> str:
+    return f"ws/{instance.workspace_id}/jobs/{instance.id}/{filename}"
+
+
+def _job_item_path(instance: JobItem, filename: str) -> str:
+    return f"ws/{instance.job.workspace_id}/jobs/{instance.job_id}/inputs/{instance.id}-{filename}"
+
+
+class Source(models.TextChoices):
+    WEB = "web", "Web app"
+    API = "api", "API"
+    BATCH = "batch", "Batch job"
+    CLI = "cli", "Command line"
+
+
+class Cutout(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="cutouts")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="cutouts"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
+    dialect = models.CharField(max_length=20, blank=True, help_text="API dialect that asked for it")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+
+    options = models.JSONField(default=dict, help_text="Engine options the result was rendered with")
+    pipeline = models.CharField(max_length=20, default="best")
+    input_name = models.CharField(max_length=255, blank=True)
+    input_sha256 = models.CharField(max_length=64, db_index=True)
+    input_bytes = models.PositiveBigIntegerField(default=0)
+    dedup_key = models.CharField(max_length=64, db_index=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+
+    original = models.FileField(upload_to=_cutout_path, max_length=255, blank=True)
+    matte = models.FileField(upload_to=_cutout_path, max_length=255, blank=True)
+    result = models.FileField(upload_to=_cutout_path, max_length=255, blank=True)
+    result_content_type = models.CharField(max_length=40, blank=True)
+
+    width = models.PositiveIntegerField(null=True, blank=True, help_text="Original width")
+    height = models.PositiveIntegerField(null=True, blank=True, help_text="Original height")
+    result_width = models.PositiveIntegerField(null=True, blank=True)
+    result_height = models.PositiveIntegerField(null=True, blank=True)
+    metadata: models.JSONField[dict[str, Any]] = models.JSONField(default=dict, blank=True)
+    credits_charged = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    processing_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [
+            models.Index(fields=("workspace", "-created_at"), name="cutout_ws_created"),
+            models.Index(fields=("workspace", "dedup_key"), name="cutout_ws_dedup"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=("workspace", "idempotency_key"),
+                condition=models.Q(idempotency_key__isnull=False),
+                name="unique_cutout_idempotency_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Cutout {self.id} ({self.status})"
+
+
+class Job(models.Model):
+    """An asynchronous batch of cutouts sharing one set of options."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    options = models.JSONField(default=dict)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    result_zip = models.FileField(upload_to=_job_path, max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("workspace", "idempotency_key"),
+                condition=models.Q(idempotency_key__isnull=False),
+                name="unique_job_idempotency_key",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.id} ({self.status})"
+
+
+class JobItem(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items")
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=255)
+    input = models.FileField(upload_to=_job_item_path, max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    cutout = models.OneToOneField(
+        Cutout, null=True, blank=True, on_delete=models.SET_NULL, related_name="job_item"
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ("job", "position")
+        constraints = [
+            models.UniqueConstraint(fields=("job", "position"), name="unique_job_item_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status})"
