@@ -41,7 +41,9 @@ def env_bool(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ConfigError(f"{name}={raw!r} is not a boolean: use one of 1/0, true/false, yes/no, on/off.")
+    raise ConfigError(
+        f"{name}={raw!r} is not a boolean: use one of 1/0, true/false, yes/no, on/off."
+    )
 
 
 def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -74,8 +76,10 @@ def environment_name(env: Mapping[str, str]) -> str:
 def secret_key(env: Mapping[str, str], environment: str) -> str:
     key = env.get("SECRET_KEY", "")
     if key:
-        if environment == "production" and len(key) < 40:
-            raise ConfigError("SECRET_KEY must be at least 40 characters long in production.")
+        if environment == "production" and (len(key) < 50 or len(set(key)) < 5):
+            raise ConfigError(
+                "SECRET_KEY must be at least 50 characters with 5 or more distinct ones in production."
+            )
         return key
     if environment == "production":
         raise ConfigError(
@@ -130,10 +134,14 @@ def storages(env: Mapping[str, str], media_root: Path) -> dict[str, Any]:
     keys = {"CUTOUT_S3_ACCESS_KEY_ID", "CUTOUT_S3_SECRET_ACCESS_KEY"}
     if len(keys & present) == 1:
         missing = (keys - present).pop()
-        raise ConfigError(f"S3 is half-configured: {missing} is missing (set both keys or neither).")
+        raise ConfigError(
+            f"S3 is half-configured: {missing} is missing (set both keys or neither)."
+        )
     endpoint = env.get("CUTOUT_S3_ENDPOINT_URL", "").strip() or None
     if endpoint and not endpoint.startswith(("http://", "https://")):
-        raise ConfigError(f"CUTOUT_S3_ENDPOINT_URL={endpoint!r} must start with http:// or https://.")
+        raise ConfigError(
+            f"CUTOUT_S3_ENDPOINT_URL={endpoint!r} must start with http:// or https://."
+        )
     options: dict[str, Any] = {
         "bucket_name": env["CUTOUT_S3_BUCKET"].strip(),
         "region_name": env.get("CUTOUT_S3_REGION", "").strip() or "us-east-1",
@@ -170,7 +178,9 @@ def stripe(env: Mapping[str, str]) -> dict[str, str]:
             "can ever be credited."
         )
     if not secret.startswith(("sk_", "rk_")):
-        raise ConfigError("STRIPE_SECRET_KEY does not look like a Stripe secret key (sk_… or rk_…).")
+        raise ConfigError(
+            "STRIPE_SECRET_KEY does not look like a Stripe secret key (sk_… or rk_…)."
+        )
     if not webhook.startswith("whsec_"):
         raise ConfigError("STRIPE_WEBHOOK_SECRET does not look like a webhook secret (whsec_…).")
     api_base = env.get("STRIPE_API_BASE", "").strip()
@@ -196,7 +206,9 @@ def celery_broker(env: Mapping[str, str], data_dir: Path) -> tuple[str, dict[str
             "store_processed": False,
         }
     if not url.startswith(("redis://", "rediss://", "filesystem://", "memory://")):
-        raise ConfigError(f"CELERY_BROKER_URL={url!r}: use redis://HOST:6379/0 (or leave it unset).")
+        raise ConfigError(
+            f"CELERY_BROKER_URL={url!r}: use redis://HOST:6379/0 (or leave it unset)."
+        )
     # A task whose worker dies is delivered again after this long (seconds).
     return url, {"visibility_timeout": env_int(env, "CELERY_VISIBILITY_TIMEOUT", 900, minimum=30)}
 

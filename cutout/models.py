@@ -57,13 +57,15 @@ class Cutout(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
 
-    options = models.JSONField(default=dict, help_text="Engine options the result was rendered with")
+    options = models.JSONField(
+        default=dict, help_text="Engine options the result was rendered with"
+    )
     pipeline = models.CharField(max_length=20, default="best")
     input_name = models.CharField(max_length=255, blank=True)
     input_sha256 = models.CharField(max_length=64, db_index=True)
     input_bytes = models.PositiveBigIntegerField(default=0)
     dedup_key = models.CharField(max_length=64, db_index=True, blank=True)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL = no key; unique only when set)
 
     original = models.FileField(upload_to=_cutout_path, max_length=255, blank=True)
     matte = models.FileField(upload_to=_cutout_path, max_length=255, blank=True)
@@ -120,7 +122,7 @@ class Job(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     options = models.JSONField(default=dict)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001 (NULL = no key; unique only when set)
     result_zip = models.FileField(upload_to=_job_path, max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)

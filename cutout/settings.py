@@ -29,14 +29,20 @@ try:
     STRIPE = config.stripe(ENV)
     CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = config.celery_broker(ENV, DATA_DIR)
     ALLOWED_HOSTS = config.env_list(
-        ENV, "ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
+        ENV,
+        "ALLOWED_HOSTS",
+        [] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"],
     )
     if PRODUCTION and not ALLOWED_HOSTS:
-        raise config.ConfigError("ALLOWED_HOSTS is required when CUTOUT_ENV=production (comma-separated).")
+        raise config.ConfigError(
+            "ALLOWED_HOSTS is required when CUTOUT_ENV=production (comma-separated)."
+        )
     CSRF_TRUSTED_ORIGINS = config.env_list(ENV, "CSRF_TRUSTED_ORIGINS", [])
     CUTOUT_MODEL_DIR = config.default_model_dir(ENV)
     CUTOUT_INTRA_OP_THREADS = config.env_int(ENV, "CUTOUT_INTRA_OP_THREADS", 0)
-    CUTOUT_MAX_UPLOAD_BYTES = config.env_int(ENV, "CUTOUT_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1)
+    CUTOUT_MAX_UPLOAD_BYTES = config.env_int(
+        ENV, "CUTOUT_MAX_UPLOAD_BYTES", 20 * 1024 * 1024, minimum=1
+    )
     CUTOUT_MAX_PIXELS = config.env_int(ENV, "CUTOUT_MAX_PIXELS", 25_000_000, minimum=1024)
     CUTOUT_TRIAL_CREDITS = config.env_int(ENV, "CUTOUT_TRIAL_CREDITS", 25)
     CUTOUT_LOW_BALANCE_THRESHOLD = config.env_int(ENV, "CUTOUT_LOW_BALANCE_THRESHOLD", 5)
@@ -50,7 +56,12 @@ except config.ConfigError as exc:
 
 if not PRODUCTION:
     # Local defaults keep their files under var/; production points these elsewhere.
-    for folder in (DATA_DIR, MEDIA_ROOT, DATA_DIR / "broker" / "queue", DATA_DIR / "broker" / "processed"):
+    for folder in (
+        DATA_DIR,
+        MEDIA_ROOT,
+        DATA_DIR / "broker" / "queue",
+        DATA_DIR / "broker" / "processed",
+    ):
         folder.mkdir(parents=True, exist_ok=True)
 
 SITE_URL = ENV.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")

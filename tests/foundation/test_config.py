@@ -1,0 +1,153 @@
+"""Configuration comes from the environment and fails loudly when it is incoherent."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cutout import config
+
+ROOT = Path(__file__).resolve().parents[2]
+PROD_ENV = {
+    "CUTOUT_ENV": "production",
+    "SECRET_KEY": "k3Y-" + "abcdefghij0123456789" * 3,
+    "ALLOWED_HOSTS": "cutout.example.com",
+    "DATABASE_URL": "postgresql://u:p@db.internal:5432/cutout",
+    "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+}
+
+
+def test_defaults_need_no_server(tmp_path: Path) -> None:
+    db = config.database({}, tmp_path)
+    assert db["ENGINE"] == "django.db.backends.sqlite3"
+    assert db["NAME"] == str(tmp_path / "cutout.sqlite3")
+    storages = config.storages({}, tmp_path / "media")
+    assert storages["default"]["BACKEND"].endswith("FileSystemStorage")
+    url, options = config.celery_broker({}, tmp_path)
+    assert url == "filesystem://"
+    assert options["data_folder_in"].startswith(str(tmp_path))
+
+
+def test_postgres_url_is_parsed(tmp_path: Path) -> None:
+    db = config.database({"DATABASE_URL": "postgresql://u:p@h:5433/name"}, tmp_path)
+    assert (db["ENGINE"], db["NAME"], db["HOST"], db["PORT"]) == (
+        "django.db.backends.postgresql",
+        "name",
+        "h",
+        5433,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DATABASE_URL": "mysql://u:p@h/db"}, "must start with postgresql://"),
+        ({"DATABASE_URL": "postgresql://u:p@h:5432"}, "names no database"),
+    ],
+)
+def test_bad_database_urls_are_refused(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(config.ConfigError, match=message):
+        config.database(env, tmp_path)
+
+
+def test_s3_configuration(tmp_path: Path) -> None:
+    env = {
+        "CUTOUT_S3_BUCKET": "results",
+        "CUTOUT_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        "CUTOUT_S3_ACCESS_KEY_ID": "id",
+        "CUTOUT_S3_SECRET_ACCESS_KEY": "secret",
+    }
+    default = config.storages(env, tmp_path)["default"]
+    assert default["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert default["OPTIONS"]["bucket_name"] == "results"
+    assert default["OPTIONS"]["querystring_auth"] is True  # never a public bucket
+    assert default["OPTIONS"]["default_acl"] is None
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CUTOUT_S3_ENDPOINT_URL": "http://s3"}, "CUTOUT_S3_BUCKET is missing"),
+        (
+            {"CUTOUT_S3_BUCKET": "b", "CUTOUT_S3_ACCESS_KEY_ID": "id"},
+            "SECRET_ACCESS_KEY is missing",
+        ),
+        ({"CUTOUT_S3_BUCKET": "b", "CUTOUT_S3_ENDPOINT_URL": "s3.local"}, "must start with http"),
+    ],
+)
+def test_half_set_s3_fails_loudly(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(config.ConfigError, match=message):
+        config.storages(env, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"STRIPE_SECRET_KEY": "sk_test_1"}, "STRIPE_WEBHOOK_SECRET is missing"),
+        ({"STRIPE_WEBHOOK_SECRET": "whsec_1"}, "STRIPE_SECRET_KEY is missing"),
+        ({"STRIPE_SECRET_KEY": "pk_test_1", "STRIPE_WEBHOOK_SECRET": "whsec_1"}, "secret key"),
+        ({"STRIPE_SECRET_KEY": "sk_test_1", "STRIPE_WEBHOOK_SECRET": "nope"}, "webhook secret"),
+        ({"STRIPE_PUBLISHABLE_KEY": "pk_test_1"}, "STRIPE_SECRET_KEY is missing"),
+    ],
+)
+def test_half_set_stripe_fails_loudly(env: dict[str, str], message: str) -> None:
+    with pytest.raises(config.ConfigError, match=message):
+        config.stripe(env)
+
+
+def test_stripe_off_without_keys() -> None:
+    assert config.stripe({})["secret_key"] == ""
+
+
+def test_production_requires_a_real_secret_key() -> None:
+    with pytest.raises(config.ConfigError, match="SECRET_KEY is required"):
+        config.secret_key({}, "production")
+    with pytest.raises(config.ConfigError, match="at least 50"):
+        config.secret_key({"SECRET_KEY": "short"}, "production")
+    assert config.secret_key({}, "dev").startswith("dev-only-insecure")
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        ({"DJANGO_DEBUG": "maybe"}, "is not a boolean"),
+        ({"CUTOUT_ENV": "staging"}, "CUTOUT_ENV='staging' is unknown"),
+        ({"CELERY_BROKER_URL": "amqp://x"}, "use redis://"),
+    ],
+)
+def test_typos_stop_django_from_starting(env: dict[str, str], error: str) -> None:
+    result = _manage(["check"], env)
+    assert result.returncode != 0
+    assert "Cutout configuration error" in result.stderr
+    assert error in result.stderr
+
+
+def test_check_deploy_is_clean_in_production() -> None:
+    result = _manage(["check", "--deploy", "--fail-level", "WARNING"], PROD_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_without_allowed_hosts_fails() -> None:
+    env = {k: v for k, v in PROD_ENV.items() if k != "ALLOWED_HOSTS"}
+    result = _manage(["check"], env)
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is required" in result.stderr
+
+
+def _manage(args: list[str], extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "CUTOUT_MODEL_DIR", "XDG_CACHE_HOME")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(extra)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
