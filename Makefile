@@ -50,7 +50,7 @@ setup: deps models migrate demo static
 # The site (gunicorn) and one Celery worker with its beat scheduler; Ctrl-C stops both.
 run: setup
 	@echo "Cutout is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops the site and the worker)"
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT; \
 	$(VENV)/bin/celery -A cutout worker --beat --concurrency 1 --loglevel INFO \
 		--schedule var/celerybeat-schedule & \
 	$(VENV)/bin/gunicorn cutout.wsgi --bind $(HOST):$(PORT) --workers 1 --threads 4 \
