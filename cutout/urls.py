@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("billing.urls")),
+    path("", include("cutout.file_urls")),
     path("", include("cutout.web_urls")),
 ]
