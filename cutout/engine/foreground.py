@@ -1,0 +1,71 @@
+"""Edge-colour decontamination: the colour of the subject itself where alpha is partial.
+
+A pixel on a hair strand is a mix ``I = a*F + (1-a)*B`` of the subject ``F`` and the background
+``B``. Cutting it out with its observed colour ``I`` keeps a rim of the old background (a green
+fringe from a lawn, a white one from a studio wall). We estimate ``F`` with one level of *blur
+fusion* (Germer et al., "Fast Multi-Level Foreground Estimation", 2020):
+
+    F = F_s + a * (I - a*F_s - (1-a)*B_s)
+
+where ``F_s`` is the alpha-weighted local mean of nearby foreground colour and ``B_s`` the same for
+the background. Both are smooth, so they are computed on a small copy (long side ~384 px) and
+upsampled bilinearly; the formula is evaluated only on the partial-alpha pixels, which are a few
+percent of the image. Fully opaque pixels keep their colour exactly. Cost for 1.5 MP: ~10 ms,
+against seconds for a full multilevel or closed-form estimate (pymatting's ``estimate_foreground_ml``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import uniform_filter
+
+STAT_SIDE = 384  # long side of the copy the local colour means are computed on
+RADIUS_FRACTION = 0.02  # neighbourhood radius as a fraction of the long side (min 2 px small-scale)
+_EPS = 1e-3
+
+
+def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Return a copy of ``rgb`` (H, W, 3 uint8) with partial-alpha pixels decontaminated."""
+    out = np.array(rgb, dtype=np.uint8, copy=True)
+    band = (alpha > 0) & (alpha < 255)
+    ys, xs = np.nonzero(band)
+    if ys.size == 0:
+        return out
+    height, width = alpha.shape
+    scale = min(1.0, STAT_SIDE / max(height, width))
+    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small_rgb = Image.fromarray(rgb).resize(small_size, Image.Resampling.BOX)
+    small_a = Image.fromarray(alpha).resize(small_size, Image.Resampling.BOX)
+    i_s = np.asarray(small_rgb, dtype=np.float32) * (1.0 / 255.0)
+    a_s = np.asarray(small_a, dtype=np.float32)[..., None] * (1.0 / 255.0)
+    radius = max(2, round(RADIUS_FRACTION * max(small_size)))
+    size = (2 * radius + 1, 2 * radius + 1, 1)
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return uniform_filter(
+            uniform_filter(x, size=size, mode="nearest"), size=size, mode="nearest"
+        )
+
+    blur_a = blur(a_s)
+    fg_mean = (blur(i_s * a_s) + _EPS * i_s) / (blur_a + _EPS)
+    bg_mean = (blur(i_s * (1.0 - a_s)) + _EPS * i_s) / ((1.0 - blur_a) + _EPS)
+
+    # Upsample the two smooth colour maps over the band's bounding box only (Pillow's bilinear
+    # resize is far quicker than scipy's map_coordinates), then evaluate the formula on band pixels.
+    top, bottom, left, right = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    sx, sy = small_size[0] / width, small_size[1] / height
+    box = (left * sx, top * sy, right * sx, bottom * sy)
+    region = (right - left, bottom - top)
+
+    def sample(mean: np.ndarray) -> np.ndarray:
+        small = Image.fromarray(np.clip(mean * 255.0 + 0.5, 0, 255).astype(np.uint8), "RGB")
+        big = np.asarray(small.resize(region, Image.Resampling.BILINEAR, box=box))
+        return big[ys - top, xs - left].astype(np.float32) * (1.0 / 255.0)
+
+    f_s, b_s = sample(fg_mean), sample(bg_mean)
+    a = alpha[ys, xs].astype(np.float32)[:, None] * (1.0 / 255.0)
+    i = rgb[ys, xs].astype(np.float32) * (1.0 / 255.0)
+    f = f_s + a * (i - a * f_s - (1.0 - a) * b_s)
+    out[ys, xs] = np.clip(f * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return out

@@ -1,0 +1,111 @@
+"""Named pipelines: small functions from a decoded image to a full-resolution alpha matte.
+
+A pipeline is ``(image, ctx) -> float32 (H, W) alpha in 0..1``. ``fast`` runs u2netp, ``balanced``
+u2net and ``best`` (the default) ISNet; each then upsamples with the guided filter in
+:mod:`.refine`. Replace one by assigning a new :class:`Pipeline` in :data:`PIPELINES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import refine
+from .decode import DecodedImage
+from .models import MODELS, get_session, run_model, timed
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+@dataclass
+class Context:
+    model_dir: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    models: tuple[str, ...]
+    description: str
+    run: Callable[[DecodedImage, Context], np.ndarray]
+
+
+def model_input(image: DecodedImage, model: str) -> np.ndarray:
+    """The NCHW float32 tensor ``model`` expects for ``image`` (stretched to its square input)."""
+    spec = MODELS[model]
+    side = spec.input_size
+    source = image.image
+    if source.mode == "RGBA":
+        # Transparent areas carry arbitrary colour; show the network the subject on neutral grey.
+        flat = Image.new("RGB", source.size, (128, 128, 128))
+        flat.paste(source, mask=source.getchannel("A"))
+        source = flat
+    small = source.resize((side, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    arr = np.asarray(small, dtype=np.float32)
+    if spec.normalisation == "imagenet":
+        arr = arr * (1.0 / max(float(arr.max()), 1e-6))
+        arr = (arr - IMAGENET_MEAN) / IMAGENET_STD
+    elif spec.normalisation == "isnet":
+        arr = (arr - 128.0) * (1.0 / 256.0)
+    else:  # pragma: no cover - registry entries are fixed
+        raise ValueError(f"unknown normalisation {spec.normalisation!r}")
+    return np.ascontiguousarray(arr.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def predict(image: DecodedImage, model: str, ctx: Context) -> np.ndarray:
+    """Low-resolution foreground probability (model's input size), float32 in 0..1."""
+    with timed(ctx.timings, "load"):
+        get_session(model, ctx.model_dir)  # no-op once loaded; first use reads and warms the model
+    with timed(ctx.timings, "preprocess"):
+        tensor = model_input(image, model)
+    with timed(ctx.timings, "inference"):
+        out = run_model(model, tensor, ctx.model_dir)
+    with timed(ctx.timings, "postprocess"):
+        if MODELS[model].normalisation == "imagenet":
+            # U^2-Net's side output is not calibrated; min-max scaling is how it was trained to be read.
+            low, high = float(out.min()), float(out.max())
+            out = (out - low) / (high - low) if high - low > 1e-6 else np.zeros_like(out)
+        else:
+            out = np.clip(out, 0.0, 1.0)
+    return out
+
+
+def single_model(model: str) -> Callable[[DecodedImage, Context], np.ndarray]:
+    def run(image: DecodedImage, ctx: Context) -> np.ndarray:
+        prob = predict(image, model, ctx)
+        with timed(ctx.timings, "refine"):
+            return refine.guided_upsample(image.rgb_image, prob)
+
+    run.__name__ = f"run_{model}"
+    return run
+
+
+PIPELINES: dict[str, Pipeline] = {
+    "fast": Pipeline(
+        "fast", ("u2netp",), "u2netp + guided upsampling: quickest", single_model("u2netp")
+    ),
+    "balanced": Pipeline(
+        "balanced", ("u2net",), "u2net + guided upsampling", single_model("u2net")
+    ),
+    "best": Pipeline(
+        "best", ("isnet",), "ISNet 1024 + guided upsampling: best edges", single_model("isnet")
+    ),
+}
+DEFAULT_PIPELINE = "best"
+
+
+def get_pipeline(name: str) -> Pipeline:
+    from .errors import InvalidOption
+
+    try:
+        return PIPELINES[name]
+    except KeyError:
+        raise InvalidOption(
+            f"pipeline={name!r} is unknown: use one of {', '.join(PIPELINES)}", field="pipeline"
+        ) from None
