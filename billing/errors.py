@@ -66,3 +66,8 @@ class BillingNotConfigured(BillingError):
 class CheckoutFailed(BillingError):
     code = "checkout_failed"
     default_message = "The payment provider could not start a checkout. Try again shortly."
+
+
+class PurchaseNotAllowed(BillingError):
+    code = "purchase_not_allowed"
+    default_message = "You cannot buy credits for this workspace."

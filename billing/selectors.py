@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
-from accounts.models import Workspace
-from billing.models import CreditBalance
+from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from accounts.models import ApiKey, User, Workspace
+from billing.models import CreditBalance, LedgerEntry, Payment
 
 
 @dataclass(frozen=True)
@@ -26,3 +31,185 @@ def balance_for(workspace: Workspace | int) -> Balance:
     if row is None:
         return Balance(balance=0, reserved=0, available=0)
     return Balance(balance=row[0], reserved=row[1], available=row[0] - row[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage reports (debits are usage; refunds of debits are shown beside them)
+
+GROUPS = {
+    "workspace": "Workspace",
+    "user": "User",
+    "api_key": "API key",
+    "day": "Day",
+}
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    key: str
+    label: str
+    credits: int
+    cutouts: int
+    refunded: int
+
+    @property
+    def net(self) -> int:
+        return self.credits - self.refunded
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    credits: int
+    cutouts: int
+    refunded: int
+    purchased: int
+    granted: int
+    revenue: dict[str, int]
+
+    @property
+    def net(self) -> int:
+        return self.credits - self.refunded
+
+
+def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    since = datetime.combine(start, time.min, tzinfo=tz)
+    until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=tz)
+    return since, until
+
+
+def _entries(start: date, end: date, workspace: Workspace | None) -> QuerySet[LedgerEntry]:
+    since, until = _day_bounds(start, end)
+    qs = LedgerEntry.objects.filter(created_at__gte=since, created_at__lt=until)
+    if workspace is not None:
+        qs = qs.filter(workspace=workspace)
+    return qs
+
+
+def usage_by(
+    *, group: str, start: date, end: date, workspace: Workspace | None = None
+) -> list[UsageRow]:
+    """Credits used (debits) and refunded, per workspace, user, API key or day."""
+    if group not in GROUPS:
+        raise ValueError(f"Unknown usage grouping {group!r}.")
+    qs = _entries(start, end, workspace).filter(
+        Q(kind=LedgerEntry.Kind.DEBIT) | Q(kind=LedgerEntry.Kind.REFUND, refund_of__isnull=False)
+    )
+
+    # A refund of a debit counts against whoever made the debit, not the admin who refunded it.
+    def who(field: str) -> Case:
+        return Case(When(refund_of__isnull=False, then=F(f"refund_of__{field}")), default=F(field))
+
+    if group == "workspace":
+        qs = qs.annotate(g=F("workspace_id"))
+    elif group == "user":
+        qs = qs.annotate(g=who("actor_user_id"))
+    elif group == "api_key":
+        qs = qs.annotate(g=who("actor_api_key_id"))
+    else:
+        qs = qs.annotate(g=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
+    rows = list(
+        qs.values("g")
+        .annotate(
+            used=Coalesce(Sum(-F("amount"), filter=Q(kind=LedgerEntry.Kind.DEBIT)), 0),
+            cutouts=Count("id", filter=Q(kind=LedgerEntry.Kind.DEBIT)),
+            refunded=Coalesce(Sum("amount", filter=Q(kind=LedgerEntry.Kind.REFUND)), 0),
+        )
+        .order_by("g")
+    )
+    ids = [row["g"] for row in rows if row["g"] is not None]
+    labels: dict[object, str] = {}
+    if group == "workspace":
+        labels = dict(Workspace.objects.filter(pk__in=ids).values_list("pk", "name"))
+    elif group == "user":
+        labels = dict(User.objects.filter(pk__in=ids).values_list("pk", "email"))
+    elif group == "api_key":
+        labels = {
+            pk: f"{name} ({prefix}…) · {ws}"
+            for pk, name, prefix, ws in ApiKey.objects.filter(pk__in=ids).values_list(
+                "pk", "name", "prefix", "workspace__name"
+            )
+        }
+    none_label = {
+        "workspace": "(deleted)",
+        "user": "(no user: API key or system)",
+        "api_key": "(web app, no API key)",
+    }
+    result = []
+    for row in rows:
+        g = row["g"]
+        if group == "day":
+            key = label = g.isoformat()
+        else:
+            key = "" if g is None else str(g)
+            label = none_label[group] if g is None else labels.get(g, f"#{g} (deleted)")
+        result.append(
+            UsageRow(
+                key=key,
+                label=label,
+                credits=int(row["used"]),
+                cutouts=int(row["cutouts"]),
+                refunded=int(row["refunded"]),
+            )
+        )
+    if group != "day":
+        result.sort(key=lambda r: (-r.credits, r.label))
+    return result
+
+
+def usage_daily(
+    *, start: date, end: date, workspace: Workspace | None = None
+) -> list[tuple[date, int]]:
+    """Credits used per day from ``start`` to ``end`` (inclusive), with zero for quiet days."""
+    used = {
+        date.fromisoformat(row.key): row.credits
+        for row in usage_by(group="day", start=start, end=end, workspace=workspace)
+    }
+    days = (end - start).days + 1
+    return [
+        (start + timedelta(days=i), used.get(start + timedelta(days=i), 0)) for i in range(days)
+    ]
+
+
+def usage_totals(*, start: date, end: date, workspace: Workspace | None = None) -> UsageTotals:
+    qs = _entries(start, end, workspace)
+    sums = qs.aggregate(
+        used=Coalesce(Sum(-F("amount"), filter=Q(kind=LedgerEntry.Kind.DEBIT)), 0),
+        cutouts=Count("id", filter=Q(kind=LedgerEntry.Kind.DEBIT)),
+        refunded=Coalesce(
+            Sum("amount", filter=Q(kind=LedgerEntry.Kind.REFUND, refund_of__isnull=False)), 0
+        ),
+        purchased=Coalesce(Sum("amount", filter=Q(kind=LedgerEntry.Kind.PURCHASE)), 0),
+        granted=Coalesce(
+            Sum("amount", filter=Q(kind__in=(LedgerEntry.Kind.GRANT, LedgerEntry.Kind.TRIAL))), 0
+        ),
+    )
+    since, until = _day_bounds(start, end)
+    payments = Payment.objects.filter(paid_at__gte=since, paid_at__lt=until)
+    if workspace is not None:
+        payments = payments.filter(workspace=workspace)
+    revenue: dict[str, int] = {}
+    for currency, paid, refunded in payments.values_list(
+        "currency", "amount_paid", "amount_refunded"
+    ):
+        revenue[currency] = revenue.get(currency, 0) + paid - refunded
+    return UsageTotals(
+        credits=int(sums["used"]),
+        cutouts=int(sums["cutouts"]),
+        refunded=int(sums["refunded"]),
+        purchased=int(sums["purchased"]),
+        granted=int(sums["granted"]),
+        revenue=revenue,
+    )
+
+
+def ledger_for(workspace: Workspace) -> QuerySet[LedgerEntry]:
+    return LedgerEntry.objects.filter(workspace=workspace).select_related(
+        "actor_user", "actor_api_key", "payment"
+    )
+
+
+def payments_for(workspace: Workspace) -> QuerySet[Payment]:
+    return Payment.objects.filter(workspace=workspace).exclude(
+        status=Payment.Status.PENDING, checkout_url=""
+    )

@@ -1,0 +1,254 @@
+"""Billing pages, Stripe Checkout, the Stripe webhook and the staff usage report.
+
+Views stay thin: they read through :mod:`billing.selectors` and write through
+:mod:`billing.services`.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import secrets
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Case, IntegerField, Value, When
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import Membership, User, Workspace
+from billing import errors, selectors, services, stripe_client
+from billing.charts import bar_chart
+from billing.models import CreditPack, Payment, StripeEvent, format_money
+
+logger = logging.getLogger(__name__)
+
+
+def current_membership(request: HttpRequest) -> Membership | None:
+    """The signed-in user's membership of the current workspace.
+
+    ``accounts.middleware.WorkspaceMiddleware`` sets ``request.membership``; without it, the
+    user's personal workspace (or their oldest membership) is current.
+    """
+    membership = getattr(request, "membership", None)
+    if isinstance(membership, Membership):
+        return membership
+    if not request.user.is_authenticated:
+        return None
+    return (
+        Membership.objects.filter(user_id=request.user.pk)
+        .select_related("workspace")
+        .annotate(
+            personal=Case(
+                When(workspace__kind=Workspace.Kind.PERSONAL, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("personal", "created_at")
+        .first()
+    )
+
+
+def _membership_or_404(request: HttpRequest) -> Membership:
+    membership = current_membership(request)
+    if membership is None:
+        raise Http404("No workspace.")
+    return membership
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # every caller is behind login_required
+    return user
+
+
+def _absolute(request: HttpRequest, name: str) -> str:
+    return request.build_absolute_uri(reverse(name))
+
+
+@login_required
+@require_GET
+def billing(request: HttpRequest) -> HttpResponse:
+    membership = _membership_or_404(request)
+    workspace = membership.workspace
+    today = timezone.localdate()
+    start = today - timedelta(days=29)
+    problem = services.purchase_permission_problem(workspace=workspace, user=_user(request))
+    history = Paginator(selectors.ledger_for(workspace), 25).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "billing/billing.html",
+        {
+            "workspace": workspace,
+            "balance": selectors.balance_for(workspace),
+            "threshold": _threshold(),
+            "packs": CreditPack.objects.filter(active=True),
+            "configured": stripe_client.is_configured(),
+            "purchase_problem": problem,
+            "checkout_token": secrets.token_urlsafe(24),
+            "payments": selectors.payments_for(workspace).select_related("pack")[:20],
+            "history": history,
+            "chart": bar_chart(
+                selectors.usage_daily(start=start, end=today, workspace=workspace),
+                title="Credits used per day, last 30 days",
+            ),
+            "month_used": selectors.usage_totals(
+                start=today.replace(day=1), end=today, workspace=workspace
+            ).net,
+        },
+    )
+
+
+def _threshold() -> int:
+    return int(settings.CUTOUT_LOW_BALANCE_THRESHOLD)
+
+
+@login_required
+@require_POST
+def checkout(request: HttpRequest) -> HttpResponse:
+    membership = _membership_or_404(request)
+    pack = get_object_or_404(CreditPack, pk=request.POST.get("pack") or 0, active=True)
+    try:
+        payment = services.checkout_start(
+            workspace=membership.workspace,
+            user=_user(request),
+            pack=pack,
+            token=request.POST.get("token", ""),
+            success_url=_absolute(request, "billing_success") + "?session_id={CHECKOUT_SESSION_ID}",
+            cancel_url=_absolute(request, "billing_cancel"),
+        )
+    except errors.BillingError as exc:
+        messages.error(request, exc.message)
+        return redirect("billing")
+    return redirect(payment.checkout_url, status=303)
+
+
+@login_required
+@require_GET
+def success(request: HttpRequest) -> HttpResponse:
+    membership = _membership_or_404(request)
+    session_id = request.GET.get("session_id", "")
+    payment = (
+        Payment.objects.filter(
+            workspace=membership.workspace, stripe_checkout_session_id=session_id
+        ).first()
+        if session_id
+        else None
+    )
+    return render(
+        request,
+        "billing/success.html",
+        {
+            "payment": payment,
+            "balance": selectors.balance_for(membership.workspace),
+            "waiting": payment is not None
+            and payment.status in (Payment.Status.PENDING, Payment.Status.PROCESSING),
+        },
+    )
+
+
+@login_required
+@require_GET
+def cancel(request: HttpRequest) -> HttpResponse:
+    return render(request, "billing/cancel.html")
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request: HttpRequest) -> HttpResponse:
+    """Stripe's webhook: verify, record once, process. 400 for bad signatures, 500 to retry."""
+    if not stripe_client.is_configured():
+        return JsonResponse({"error": "billing is not configured"}, status=404)
+    try:
+        event = stripe_client.webhook_event(
+            request.body, request.headers.get("Stripe-Signature", "")
+        )
+    except stripe_client.SignatureVerificationError:
+        logger.warning("refused a Stripe webhook with a bad or stale signature")
+        return JsonResponse({"error": "invalid signature"}, status=400)
+    except ValueError:
+        return JsonResponse({"error": "invalid payload"}, status=400)
+    record = services.stripe_event_receive(event=event)
+    status = 500 if record.status == StripeEvent.Status.FAILED else 200
+    return JsonResponse({"id": record.stripe_id, "status": record.status}, status=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff usage report (also shown inside the admin, see billing.admin.UsageReportAdmin)
+
+
+def _parse_day(raw: str | None, default: date) -> date:
+    try:
+        return date.fromisoformat(raw) if raw else default
+    except ValueError:
+        return default
+
+
+def usage_context(request: HttpRequest) -> dict[str, Any]:
+    """Filters from the query string and the report they select."""
+    today = timezone.localdate()
+    end = _parse_day(request.GET.get("end"), today)
+    start = _parse_day(request.GET.get("start"), end - timedelta(days=29))
+    if start > end:
+        start, end = end, start
+    if (end - start).days > 366:
+        start = end - timedelta(days=366)
+    group = request.GET.get("group", "workspace")
+    if group not in selectors.GROUPS:
+        group = "workspace"
+    workspace = None
+    ws_raw = request.GET.get("workspace", "")
+    if ws_raw.isdigit():
+        workspace = Workspace.objects.filter(pk=int(ws_raw)).first()
+    rows = selectors.usage_by(group=group, start=start, end=end, workspace=workspace)
+    totals = selectors.usage_totals(start=start, end=end, workspace=workspace)
+    return {
+        "start": start,
+        "end": end,
+        "group": group,
+        "groups": selectors.GROUPS,
+        "workspace": workspace,
+        "workspaces": Workspace.objects.order_by("name").values_list("pk", "name"),
+        "rows": rows,
+        "group_label": selectors.GROUPS[group],
+        "totals": totals,
+        "revenue": [format_money(m, c) for c, m in sorted(totals.revenue.items())],
+        "chart": bar_chart(selectors.usage_daily(start=start, end=end, workspace=workspace)),
+        "query": request.GET.urlencode(),
+    }
+
+
+def usage_csv(context: dict[str, Any]) -> HttpResponse:
+    group = context["group"]
+    name = f"cutout-usage-{group}-{context['start']}-{context['end']}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    writer = csv.writer(response)
+    writer.writerow([selectors.GROUPS[group], "id", "credits used", "cutouts", "refunded", "net"])
+    for row in context["rows"]:
+        label = row.label
+        if label[:1] in ("=", "+", "-", "@"):
+            label = "'" + label  # keep spreadsheets from running it as a formula
+        writer.writerow([label, row.key, row.credits, row.cutouts, row.refunded, row.net])
+    totals = context["totals"]
+    writer.writerow(["Total", "", totals.credits, totals.cutouts, totals.refunded, totals.net])
+    return response
+
+
+@staff_member_required
+@require_GET
+def usage(request: HttpRequest) -> HttpResponse:
+    context = usage_context(request)
+    if request.GET.get("format") == "csv":
+        return usage_csv(context)
+    return render(request, "billing/usage.html", context)
