@@ -18,7 +18,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -130,7 +130,7 @@ def checkout(request: HttpRequest) -> HttpResponse:
     except errors.BillingError as exc:
         messages.error(request, exc.message)
         return redirect("billing")
-    return redirect(payment.checkout_url, status=303)
+    return HttpResponseRedirect(payment.checkout_url, status=303)  # see other: GET it
 
 
 @login_required

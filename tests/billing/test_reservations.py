@@ -125,7 +125,9 @@ def test_monthly_cap_counts_held_and_captured(workspace):
     assert r3.status == "held"
     # The web app and other keys are not limited by this key's cap.
     credits_reserve(workspace=workspace, idempotency_key="web")
-    credits_reserve(workspace=workspace, api_key=make_key(workspace, prefix="def"), idempotency_key="o")
+    credits_reserve(
+        workspace=workspace, api_key=make_key(workspace, prefix="def"), idempotency_key="o"
+    )
     assert balance_for(workspace).reserved == 3
 
 
@@ -190,7 +192,9 @@ def test_late_capture_after_expiry_refused_when_credits_are_gone(workspace):
     assert (b.balance, b.reserved) == (0, 0)
 
 
-def test_low_balance_notice_once_per_crossing(workspace, owner, settings, django_capture_on_commit_callbacks):
+def test_low_balance_notice_once_per_crossing(
+    workspace, owner, settings, django_capture_on_commit_callbacks
+):
     settings.CUTOUT_LOW_BALANCE_THRESHOLD = 2
     member = make_user("member@example.com")
     from accounts.models import Membership
@@ -218,5 +222,7 @@ def test_low_balance_notice_once_per_crossing(workspace, owner, settings, django
         grant(workspace, 10, key="topup")  # 11: recovered, flag cleared
     assert CreditBalance.objects.get(workspace=workspace).low_balance_notified_at is None
     with django_capture_on_commit_callbacks(execute=True):
-        credits_debit(workspace=workspace, amount=9, reason="adj", idempotency_key="adj", kind="adjustment")
+        credits_debit(
+            workspace=workspace, amount=9, reason="adj", idempotency_key="adj", kind="adjustment"
+        )
     assert len(mail.outbox) == 2  # the next crossing notifies again
