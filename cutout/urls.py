@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("billing.urls")),
     path("", include("cutout.file_urls")),
+    path("", include("cutout.api.urls")),
     path("", include("cutout.web_urls")),
 ]

@@ -1,0 +1,271 @@
+"""What every API dialect shares: the view wrapper, input reading and image checks.
+
+A dialect is a small object that knows its auth headers and how to write an error. The
+:func:`api_view` wrapper gives every endpoint the same life cycle:
+
+method check → body size check → API key → rate limit → view → (any error → the dialect's error)
+→ rate-limit headers. Nothing escapes as an HTML page or a traceback: unexpected exceptions are
+logged with the request id and answered as the dialect's 500.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import io
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.files.uploadedfile import UploadedFile
+from django.http import HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
+from django.views.decorators.csrf import csrf_exempt
+from PIL import Image, UnidentifiedImageError
+
+from accounts.models import ApiKey
+from cutout.api import ratelimit
+from cutout.api.auth import authenticate
+from cutout.api.errors import ApiError, from_exception
+from cutout.logging import current_request_id
+
+logger = logging.getLogger("cutout.api")
+
+View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class Dialect:
+    """Base class: subclasses set ``name`` and ``auth_headers`` and write their errors."""
+
+    name = "native"
+    auth_headers: Sequence[str] = ("X-Api-Key",)
+
+    def max_request_bytes(self) -> int:
+        """Bodies declared larger than this are refused before they are read."""
+        return int(settings.CUTOUT_MAX_UPLOAD_BYTES) * 2 + 1024 * 1024
+
+    def error_response(self, request: HttpRequest, error: ApiError) -> HttpResponse:
+        raise NotImplementedError
+
+
+def api_workspace_key(request: HttpRequest) -> ApiKey:
+    return cast(ApiKey, request.api_key)  # type: ignore[attr-defined]
+
+
+def api_view(
+    dialect: Dialect, *, methods: Sequence[str] = ("POST",), auth: bool = True
+) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            limit: ratelimit.RateLimit | None = None
+            try:
+                if request.method not in methods:
+                    raise ApiError(
+                        "method_not_allowed",
+                        f"Method {request.method} is not allowed here; use {', '.join(methods)}.",
+                    )
+                declared = request.META.get("CONTENT_LENGTH") or ""
+                if declared.isdigit() and int(declared) > dialect.max_request_bytes():
+                    raise ApiError("request_too_large", "The request body is too large.")
+                if auth:
+                    api_key = authenticate(request, dialect.auth_headers)
+                    request.api_key = api_key  # type: ignore[attr-defined]
+                    limit = ratelimit.hit(api_key.prefix)
+                    if limit is not None and not limit.allowed:
+                        raise ApiError(
+                            "rate_limited",
+                            f"Too many requests: {limit.limit} per "
+                            f"{ratelimit.limits()[1]} s for this API key; "
+                            f"retry in {limit.retry_after} s.",
+                        )
+                response = view(request, *args, **kwargs)
+            except Exception as exc:
+                response = error_response(dialect, request, exc)
+            if limit is not None:
+                limit.apply(response)
+            return response
+
+        return cast(View, csrf_exempt(wrapper))
+
+    return decorate
+
+
+def error_response(dialect: Dialect, request: HttpRequest, exc: BaseException) -> HttpResponse:
+    """The dialect's answer for any exception, logging what was not expected."""
+    error = from_exception(exc)
+    if error is None:
+        if isinstance(exc, RequestDataTooBig):
+            error = ApiError("file_too_large", "The uploaded data is too large.")
+        elif isinstance(exc, TooManyFilesSent | TooManyFieldsSent | MultiPartParserError):
+            error = ApiError("invalid_parameter", f"The request body could not be read: {exc}")
+        else:
+            logger.exception(
+                "unexpected error in %s %s (request %s)",
+                request.method,
+                request.path,
+                current_request_id(),
+            )
+            error = ApiError(
+                "internal",
+                f"Internal server error; retry later. Request id: {current_request_id()}",
+            )
+    elif error.kind in ("unavailable",):
+        logger.error("service unavailable: %r (request %s)", exc, current_request_id())
+    return dialect.error_response(request, error)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading input
+
+
+def parse_bool(value: Any, *, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ApiError("invalid_parameter", f"{field} must be true or false.", field=field)
+
+
+def read_upload(upload: UploadedFile, *, max_bytes: int, what: str = "image") -> bytes:
+    if upload.size is not None and upload.size > max_bytes:
+        raise ApiError(
+            "file_too_large",
+            f"The {what} is {upload.size} bytes; the limit is {max_bytes} bytes "
+            f"({max_bytes / 1024 / 1024:g} MB).",
+        )
+    data = upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ApiError("file_too_large", f"The {what} is larger than {max_bytes} bytes.")
+    return data
+
+
+def decode_b64(value: str, *, max_bytes: int, field: str) -> bytes:
+    text = value.strip()
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    if len(text) > (max_bytes * 4) // 3 + 8:
+        raise ApiError("file_too_large", f"The image is larger than {max_bytes} bytes.")
+    try:
+        data = base64.b64decode(text + "=" * (-len(text) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        raise ApiError("invalid_image", f"{field} is not valid base64.", field=field) from None
+    if not data:
+        raise ApiError("invalid_image", f"{field} is empty.", field=field)
+    if len(data) > max_bytes:
+        raise ApiError("file_too_large", f"The image is larger than {max_bytes} bytes.")
+    return data
+
+
+def fetch_url(url: str, *, max_bytes: int) -> tuple[bytes, str]:
+    """Image bytes and a file name from a caller's URL, behind the SSRF guard."""
+    from cutout.fetch import fetch_image
+
+    fetched = fetch_image(url, max_bytes=max_bytes)
+    return fetched.data, fetched.filename
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # Pillow's name: JPEG, PNG, BMP, WEBP, GIF, TIFF, ...
+    width: int
+    height: int
+    bit_depth: int  # bits per sample (PNG reports 1..16; others 8)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def peek_image(data: bytes) -> ImageInfo:
+    """Format and size from the header alone, without decoding pixels."""
+    bit_depth = 8
+    if data.startswith(PNG_SIGNATURE) and len(data) > 24 and data[12:16] == b"IHDR":
+        bit_depth = data[24]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                fmt = (img.format or "").upper()
+                width, height = img.size
+    except Image.DecompressionBombError:
+        raise ApiError("image_too_large", "The image has too many pixels.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ApiError("invalid_image", "The file is not a readable image.") from None
+    if fmt == "MPO":  # multi-picture JPEG from phone cameras
+        fmt = "JPEG"
+    return ImageInfo(format=fmt, width=width, height=height, bit_depth=bit_depth)
+
+
+def default_pipeline() -> str:
+    return str(getattr(settings, "CUTOUT_DEFAULT_PIPELINE", "best") or "best")
+
+
+def idempotency_key(request: HttpRequest) -> str | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        return None
+    if len(key) > 255:
+        raise ApiError("invalid_parameter", "Idempotency-Key is longer than 255 characters.")
+    return key
+
+
+def run_cutout(
+    request: HttpRequest,
+    dialect: Dialect,
+    *,
+    data: bytes,
+    options: Any,
+    input_name: str = "",
+    idem_key: str | None = None,
+) -> Any:
+    """Create the cutout for the authenticated key (a thin call into the service)."""
+    from cutout.models import Source
+    from cutout.services import cutout_create
+
+    api_key = api_workspace_key(request)
+    return cutout_create(
+        workspace=api_key.workspace,
+        data=data,
+        options=options,
+        api_key=api_key,
+        source=Source.API,
+        dialect=dialect.name,
+        input_name=input_name[:255],
+        idempotency_key=idem_key,
+    )
+
+
+def credit_headers(response: HttpResponse, cutout: Any) -> None:
+    """``X-Credits-Charged`` and ``X-Credits-Remaining`` after a cutout."""
+    from billing.selectors import balance_for
+
+    response["X-Credits-Charged"] = str(cutout.credits_charged)
+    response["X-Credits-Remaining"] = str(balance_for(cutout.workspace_id).available)
+    if getattr(cutout, "replayed", False):
+        response["Idempotent-Replayed"] = "true"
+
+
+def read_result(cutout: Any) -> bytes:
+    with cutout.result.open("rb") as handle:
+        return cast(bytes, handle.read())
+
+
+def not_found_view(dialect: Dialect) -> Callable[..., HttpResponse]:
+    """A catch-all for unknown paths under a dialect's prefix: its own 404, not an HTML page."""
+
+    @api_view(dialect, methods=("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"), auth=False)
+    def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+        raise ApiError("not_found", f"There is no API endpoint at {request.path}.")
+
+    return not_found

@@ -1,0 +1,343 @@
+"""Cutout's own API, ``/api/v1/...``: the clean, documented one (see :mod:`cutout.api.openapi`).
+
+Auth: ``Authorization: Bearer <key>`` or ``X-Api-Key``. Errors:
+``{"error": {"code", "message", "field"?, "request_id"}}`` with a meaningful status.
+``Idempotency-Key`` on ``POST /api/v1/cutouts`` makes retries safe: the same key and input return
+the same cutout (``Idempotent-Replayed: true``) and charge once.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.datastructures import MultiValueDict
+
+from cutout import engine, selectors, storage
+from cutout.api import common
+from cutout.api.errors import ApiError
+from cutout.logging import current_request_id
+from cutout.models import Cutout, Job, Source
+
+URL_VALIDITY = timedelta(hours=24)
+OPTION_NAMES = (
+    "mode",
+    "format",
+    "channels",
+    "bg_color",
+    "size",
+    "crop",
+    "crop_margin",
+    "pipeline",
+    "shadow_opacity",
+    "shadow_blur",
+    "shadow_offset_x",
+    "shadow_offset_y",
+)
+
+
+class Native(common.Dialect):
+    name = "native"
+    auth_headers = ("X-Api-Key",)
+
+    def error_response(self, request: HttpRequest, error: ApiError) -> HttpResponse:
+        body: dict[str, Any] = {"code": error.kind, "message": error.message}
+        if error.field:
+            body["field"] = error.field
+        body["request_id"] = current_request_id()
+        return JsonResponse({"error": body}, status=error.status)
+
+
+DIALECT = Native()
+
+
+# ---------------------------------------------------------------------------------------------
+# Representations
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _base_url(request: HttpRequest) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def cutout_json(cutout: Cutout, request: HttpRequest) -> dict[str, Any]:
+    result = None
+    if cutout.status == Cutout.Status.SUCCEEDED and cutout.result:
+        ext = str(cutout.result.name).rsplit(".", 1)[-1]
+        result = {
+            "url": storage.signed_url_for(
+                cutout.result,
+                workspace=cutout.workspace,
+                expires=URL_VALIDITY,
+                base_url=_base_url(request),
+            ),
+            "download_url": storage.signed_url_for(
+                cutout.result,
+                workspace=cutout.workspace,
+                expires=URL_VALIDITY,
+                filename=f"cutout-{str(cutout.pk)[:8]}.{ext}",
+                base_url=_base_url(request),
+            ),
+            "expires_in": int(URL_VALIDITY.total_seconds()),
+            "content_type": cutout.result_content_type,
+            "width": cutout.result_width,
+            "height": cutout.result_height,
+        }
+    error = None
+    if cutout.status == Cutout.Status.FAILED:
+        error = {"code": cutout.error_code, "message": cutout.error_message}
+    return {
+        "id": str(cutout.pk),
+        "object": "cutout",
+        "status": cutout.status,
+        "created_at": _iso(cutout.created_at),
+        "finished_at": _iso(cutout.finished_at),
+        "input": {
+            "name": cutout.input_name,
+            "bytes": cutout.input_bytes,
+            "sha256": cutout.input_sha256,
+            "width": cutout.width,
+            "height": cutout.height,
+        },
+        "options": cutout.options,
+        "result": result,
+        "metadata": cutout.metadata,
+        "credits_charged": cutout.credits_charged,
+        "processing_ms": cutout.processing_ms,
+        "error": error,
+    }
+
+
+def job_json(job: Job, request: HttpRequest) -> dict[str, Any]:
+    from cutout.jobs import job_progress
+
+    items = []
+    for item in selectors.job_items(job):
+        cutout = item.cutout
+        items.append(
+            {
+                "id": str(item.pk),
+                "position": item.position,
+                "name": item.name,
+                "status": item.status,
+                "error": {"code": item.error_code, "message": item.error_message}
+                if item.status == "failed"
+                else None,
+                "cutout": cutout_json(cutout, request) if cutout is not None else None,
+            }
+        )
+    results_zip = None
+    if job.result_zip:
+        results_zip = storage.signed_url_for(
+            job.result_zip,
+            workspace=job.workspace,
+            expires=URL_VALIDITY,
+            filename=f"cutout-job-{str(job.pk)[:8]}.zip",
+            base_url=_base_url(request),
+        )
+    return {
+        "id": str(job.pk),
+        "object": "job",
+        "status": job.status,
+        "created_at": _iso(job.created_at),
+        "finished_at": _iso(job.finished_at),
+        "options": job.options,
+        "progress": job_progress(job).as_dict(),
+        "items": items,
+        "results_zip_url": results_zip,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Input
+
+
+def _params(request: HttpRequest) -> tuple[dict[str, Any], MultiValueDict[str, Any]]:
+    if (request.content_type or "") == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            raise ApiError("invalid_parameter", "The JSON body could not be parsed.") from None
+        if not isinstance(body, dict):
+            raise ApiError("invalid_parameter", "The JSON body must be an object.")
+        return body, MultiValueDict()
+    return {key: request.POST.get(key) for key in request.POST}, request.FILES
+
+
+def build_options(params: dict[str, Any]) -> engine.Options:
+    kwargs: dict[str, Any] = {}
+    for name in OPTION_NAMES:
+        value = params.get(name)
+        if value is None or value == "":
+            continue
+        if name == "crop":
+            value = common.parse_bool(value, field="crop")
+        elif name == "shadow_opacity":
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ApiError(
+                    "invalid_parameter", "shadow_opacity must be a number.", field=name
+                ) from None
+        elif name == "size" and isinstance(value, str) and value.isdigit():
+            value = int(value)
+        elif not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ApiError("invalid_parameter", f"{name} must be a string.", field=name)
+        kwargs[name] = value
+    kwargs.setdefault("pipeline", common.default_pipeline())
+    try:
+        return engine.Options(**kwargs)
+    except engine.InvalidOption as exc:
+        raise ApiError("invalid_parameter", exc.message, field=exc.field) from None
+
+
+def _sources(
+    params: dict[str, Any], files: MultiValueDict[str, Any], *, many: bool
+) -> list[tuple[str, bytes]]:
+    max_bytes = int(settings.CUTOUT_MAX_UPLOAD_BYTES)
+    uploads = files.getlist("image")
+    url = params.get("image_url") or ""
+    b64 = params.get("image_b64") or ""
+    if not isinstance(url, str) or not isinstance(b64, str):
+        raise ApiError("invalid_parameter", "image_url and image_b64 must be strings.")
+    given = sum(1 for present in (uploads, url.strip(), b64.strip()) if present)
+    if given == 0:
+        raise ApiError(
+            "missing_image",
+            "Send the image as 'image' (file), 'image_url' or 'image_b64'.",
+            field="image",
+        )
+    if given > 1 or (len(uploads) > 1 and not many):
+        raise ApiError(
+            "multiple_images",
+            "Send exactly one image (several 'image' files only with async=true).",
+            field="image",
+        )
+    if uploads:
+        return [
+            (upload.name or "image", common.read_upload(upload, max_bytes=max_bytes))
+            for upload in uploads
+        ]
+    if b64.strip():
+        return [("image", common.decode_b64(b64, max_bytes=max_bytes, field="image_b64"))]
+    data, name = common.fetch_url(url.strip(), max_bytes=max_bytes)
+    return [(name, data)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+
+
+@common.api_view(DIALECT)
+def cutouts(request: HttpRequest) -> HttpResponse:
+    params, files = _params(request)
+    run_async = common.parse_bool(
+        request.GET.get("async", params.get("async", "false")), field="async"
+    )
+    options = build_options(params)
+    sources = _sources(params, files, many=run_async)
+    idem_key = common.idempotency_key(request)
+    api_key = common.api_workspace_key(request)
+    if run_async:
+        from cutout.jobs import JobInputError, job_create
+
+        try:
+            job = job_create(
+                workspace=api_key.workspace,
+                files=sources,
+                options=options,
+                api_key=api_key,
+                source=Source.API,
+                idempotency_key=idem_key,
+            )
+        except JobInputError as exc:
+            raise ApiError("invalid_parameter", exc.message, field="image") from None
+        response = JsonResponse(job_json(job, request), status=202)
+        response["Location"] = f"/api/v1/jobs/{job.pk}"
+        return response
+    name, data = sources[0]
+    common.peek_image(data)
+    cutout = common.run_cutout(
+        request, DIALECT, data=data, options=options, input_name=name, idem_key=idem_key
+    )
+    replayed = getattr(cutout, "replayed", False)
+    response = JsonResponse(cutout_json(cutout, request), status=200 if replayed else 201)
+    response["Location"] = f"/api/v1/cutouts/{cutout.pk}"
+    common.credit_headers(response, cutout)
+    return response
+
+
+@common.api_view(DIALECT, methods=("GET",))
+def cutout_detail(request: HttpRequest, cutout_id: str) -> HttpResponse:
+    api_key = common.api_workspace_key(request)
+    cutout = selectors.cutout_get(workspace=api_key.workspace, cutout_id=cutout_id)
+    if cutout is None:
+        raise ApiError("not_found", "No cutout with this id in your workspace.")
+    return JsonResponse(cutout_json(cutout, request))
+
+
+@common.api_view(DIALECT, methods=("GET",))
+def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
+    api_key = common.api_workspace_key(request)
+    job = selectors.job_get(workspace=api_key.workspace, job_id=job_id)
+    if job is None:
+        raise ApiError("not_found", "No job with this id in your workspace.")
+    return JsonResponse(job_json(job, request))
+
+
+@common.api_view(DIALECT, methods=("GET",))
+def account(request: HttpRequest) -> HttpResponse:
+    from billing.selectors import balance_for
+    from billing.services import api_key_month_usage
+
+    api_key = common.api_workspace_key(request)
+    workspace = api_key.workspace
+    balance = balance_for(workspace)
+    month = selectors.month_start()
+    return JsonResponse(
+        {
+            "workspace": {"id": workspace.pk, "name": workspace.name, "slug": workspace.slug},
+            "api_key": {
+                "name": api_key.name,
+                "prefix": api_key.prefix,
+                "monthly_cap": api_key.monthly_cap,
+                "month_credits_used": api_key_month_usage(api_key),
+            },
+            "credits": {
+                "balance": balance.balance,
+                "reserved": balance.reserved,
+                "available": balance.available,
+            },
+            "usage": {
+                "month_start": _iso(month),
+                "this_month": selectors.usage_summary(workspace=workspace, since=month),
+                "this_month_this_key": selectors.usage_summary(
+                    workspace=workspace, api_key=api_key, since=month
+                ),
+                "all_time": selectors.usage_summary(workspace=workspace),
+            },
+        }
+    )
+
+
+@common.api_view(DIALECT, methods=("GET",))
+def models(request: HttpRequest) -> HttpResponse:
+    default = common.default_pipeline()
+    pipelines = [
+        {
+            "name": pipeline.name,
+            "models": list(pipeline.models),
+            "description": pipeline.description,
+            "default": pipeline.name == default,
+        }
+        for pipeline in engine.PIPELINES.values()
+    ]
+    return JsonResponse(
+        {"default_pipeline": default, "pipelines": pipelines, "models": engine.list_models()}
+    )
