@@ -99,6 +99,9 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     inlines = (UserMembershipInline,)
 
+    def get_inlines(self, request: HttpRequest, obj: User | None) -> Any:
+        return self.inlines if obj is not None else ()
+
     @admin.display(boolean=True, description="Email confirmed", ordering="email_verified_at")
     def email_confirmed(self, obj: User) -> bool:
         return obj.email_verified

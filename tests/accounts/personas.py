@@ -50,7 +50,9 @@ def persona(user: User, workspace: Workspace) -> Persona:
     personal = Workspace.objects.get(
         kind=Workspace.Kind.PERSONAL, memberships__user=user, memberships__role=Role.OWNER
     )
-    return Persona(user=user, client=client_in(user, workspace), workspace=workspace, personal=personal)
+    return Persona(
+        user=user, client=client_in(user, workspace), workspace=workspace, personal=personal
+    )
 
 
 @dataclass

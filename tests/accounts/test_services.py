@@ -133,9 +133,7 @@ def test_personal_workspace_owner_cannot_leave(cast: Cast):
     ],
 )
 def test_role_change_rules(cast: Cast, actor, target, role, allowed):
-    target_membership = Membership.objects.get(
-        workspace=cast.team, user=getattr(cast, target).user
-    )
+    target_membership = Membership.objects.get(workspace=cast.team, user=getattr(cast, target).user)
     before = target_membership.role
     if allowed:
         services.membership_set_role(
@@ -164,17 +162,13 @@ def test_role_change_rules(cast: Cast, actor, target, role, allowed):
     ],
 )
 def test_remove_rules(cast: Cast, actor, target, allowed):
-    target_membership = Membership.objects.get(
-        workspace=cast.team, user=getattr(cast, target).user
-    )
+    target_membership = Membership.objects.get(workspace=cast.team, user=getattr(cast, target).user)
     if allowed:
         services.membership_remove(membership=target_membership, by=getattr(cast, actor).user)
         assert not Membership.objects.filter(pk=target_membership.pk).exists()
     else:
         with pytest.raises(errors.NotAllowed):
-            services.membership_remove(
-                membership=target_membership, by=getattr(cast, actor).user
-            )
+            services.membership_remove(membership=target_membership, by=getattr(cast, actor).user)
         assert Membership.objects.filter(pk=target_membership.pk).exists()
 
 
