@@ -203,6 +203,7 @@ def celery_broker(env: Mapping[str, str], data_dir: Path) -> tuple[str, dict[str
             "data_folder_in": str(queue_dir / "queue"),
             "data_folder_out": str(queue_dir / "queue"),
             "processed_folder": str(queue_dir / "processed"),
+            "control_folder": str(queue_dir / "control"),
             "store_processed": False,
         }
     if not url.startswith(("redis://", "rediss://", "filesystem://", "memory://")):
@@ -214,10 +215,9 @@ def celery_broker(env: Mapping[str, str], data_dir: Path) -> tuple[str, dict[str
 
 
 def default_model_dir(env: Mapping[str, str]) -> Path:
-    if env.get("CUTOUT_MODEL_DIR"):
-        return Path(env["CUTOUT_MODEL_DIR"]).expanduser()
-    cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "cutout" / "models"
+    from cutout.engine.models import default_model_dir as engine_default
+
+    return engine_default(dict(env))
 
 
 def os_environ() -> Mapping[str, str]:

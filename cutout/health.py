@@ -44,15 +44,20 @@ def check_broker() -> dict[str, Any]:
 
 
 def check_models() -> dict[str, Any]:
-    from cutout.engine import models_status
+    from cutout.engine import MODELS, ModelMissing, loaded_models
+    from cutout.engine.models import check_model
 
-    status = models_status(settings.CUTOUT_MODEL_DIR)
-    missing = [name for name, info in status.items() if not info["present"]]
+    missing = []
+    for name in MODELS:
+        try:
+            check_model(name, settings.CUTOUT_MODEL_DIR, full_hash=False)
+        except ModelMissing:
+            missing.append(name)
     if missing:
         raise RuntimeError(
             f"model(s) missing: {', '.join(missing)}; run `python manage.py fetch_models`"
         )
-    return {"models": status}
+    return {"available": sorted(MODELS), "loaded": loaded_models()}
 
 
 CHECKS: dict[str, Callable[[], dict[str, Any]]] = {

@@ -61,6 +61,7 @@ if not PRODUCTION:
         MEDIA_ROOT,
         DATA_DIR / "broker" / "queue",
         DATA_DIR / "broker" / "processed",
+        DATA_DIR / "broker" / "control",
     ):
         folder.mkdir(parents=True, exist_ok=True)
 
