@@ -497,6 +497,8 @@ def is_transient(exc: BaseException) -> bool:
         seen.add(id(current))
         if isinstance(current, TransientError):
             return True
+        if isinstance(getattr(current, "code", None), str):
+            return False  # a classified error (bad image, no credit...) says what it is
         if _is_transient_one(current):
             return True
         current = current.__cause__ or current.__context__
