@@ -21,7 +21,10 @@ WEBHOOK = "/billing/stripe/webhook"
 
 @pytest.fixture
 def pack(db):
-    return CreditPack.objects.get(credits=100)  # seeded by the data migration
+    pack, _ = CreditPack.objects.get_or_create(  # seeded by the data migration
+        credits=100, currency="usd", defaults={"name": "Starter", "price": 500}
+    )
+    return pack
 
 
 def post_event(client, payload: bytes, signature: str | None = None):
@@ -97,7 +100,7 @@ def test_without_stripe_keys_the_site_runs_and_says_so(client, owner, workspace,
     assert page.status_code == 200
     assert "Billing is not configured" in page.content.decode()
     assert b'action="/billing/checkout"' not in page.content
-    pack = CreditPack.objects.get(credits=100)
+    pack = CreditPack.objects.create(name="Any", credits=10, price=100)
     r = client.post(reverse("billing_checkout"), {"pack": pack.pk, "token": "t"}, follow=True)
     assert "Billing is not configured" in r.content.decode()
     assert not Payment.objects.exists()
