@@ -105,8 +105,9 @@ def is_blocked_address(ip: IPAddress) -> bool:
     if any(ip in net for net in _allowed_networks()):
         return False
     inner = _embedded_ipv4(ip)
-    if inner is not None and is_blocked_address(inner):
-        return True
+    if inner is not None:
+        # An IPv6 form of an IPv4 address (mapped, NAT64, 6to4...) is judged by that address.
+        return is_blocked_address(inner)
     if (
         ip.is_private
         or ip.is_loopback

@@ -1,0 +1,65 @@
+"""API fixtures: a workspace with credits, a real API key, the fast pipeline, small images."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from accounts.models import ApiKey, Membership, Role, User, Workspace
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class Caller:
+    user: User
+    workspace: Workspace
+    api_key: ApiKey
+    secret: str
+
+
+def make_caller(credits: int = 10, *, monthly_cap: int | None = None) -> Caller:
+    from accounts.services import api_key_create
+    from billing.services import credits_grant
+
+    n = next(_counter)
+    user = User.objects.create_user(email=f"api{n}@example.com", password="x" * 20)
+    workspace = Workspace.objects.create(name=f"API {n}", slug=f"api-ws-{n}")
+    Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
+    if credits:
+        credits_grant(
+            workspace=workspace, amount=credits, reason="test", idempotency_key=f"test-grant:{n}"
+        )
+    key, secret = api_key_create(
+        workspace=workspace, name="test key", created_by=user, monthly_cap=monthly_cap
+    )
+    return Caller(user=user, workspace=workspace, api_key=key, secret=secret)
+
+
+@pytest.fixture(autouse=True)
+def _api_settings(settings: Any) -> None:
+    settings.CUTOUT_DEFAULT_PIPELINE = "fast"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CUTOUT_API_RATE_LIMIT = 1000
+    settings.CUTOUT_RATELIMIT_REDIS_URL = ""
+    settings.CELERY_BROKER_URL = "memory://"
+
+
+@pytest.fixture
+def caller(db: None) -> Caller:
+    return make_caller()
+
+
+@pytest.fixture
+def broke(db: None) -> Caller:
+    """A caller whose workspace has no credits."""
+    return make_caller(credits=0)
+
+
+def balance(workspace: Workspace) -> int:
+    from billing.selectors import balance_for
+
+    return balance_for(workspace).available
