@@ -8,17 +8,19 @@ from datetime import date
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+TICKS = 4
 
-def _nice_max(value: int) -> int:
-    """The smallest 1/2/5 x 10^n at or above ``value`` (at least 1)."""
+
+def _nice_step(value: int) -> int:
+    """The smallest whole 1/2/5 x 10^n at or above ``value`` (at least 1)."""
     if value <= 1:
         return 1
-    step = 1
+    power = 1
     while True:
         for factor in (1, 2, 5):
-            if step * factor >= value:
-                return step * factor
-        step *= 10
+            if power * factor >= value:
+                return power * factor
+        power *= 10
 
 
 def bar_chart(
@@ -31,7 +33,9 @@ def bar_chart(
     """An accessible SVG bar chart of ``(day, value)`` points."""
     left, right, top, bottom = 44, 10, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = _nice_max(max((v for _, v in points), default=0))
+    highest = max((v for _, v in points), default=0)
+    step = _nice_step(-(-highest // TICKS))  # whole-number ticks: credits are integers
+    top_value = step * TICKS
     n = max(len(points), 1)
     slot = plot_w / n
     bar_w = max(slot * 0.72, 1.0)
@@ -44,21 +48,16 @@ def bar_chart(
         f'xmlns="http://www.w3.org/2000/svg" aria-labelledby="chart-title chart-desc">',
         f'<title id="chart-title">{escape(title)}</title>',
         f'<desc id="chart-desc">{total} credits from {first} to {last}; '
-        f"highest day {top_value if total else 0} or less.</desc>",
+        f"busiest day {highest}.</desc>",
         '<g font-family="system-ui, sans-serif" font-size="11" fill="#555">',
     ]
-    for i in range(5):  # horizontal grid lines with their values
-        value = top_value * i / 4
-        y = top + plot_h - plot_h * i / 4
-        label = f"{value:g}" if top_value >= 4 or value == int(value) else ""
+    for i in range(TICKS + 1):  # horizontal grid lines with their values
+        y = top + plot_h - plot_h * i / TICKS
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#ddd" stroke-width="1"/>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{step * i:,}</text>'
         )
-        if label:
-            parts.append(
-                f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(label)}</text>'
-            )
     label_every = max(1, round(n / 8))
     for i, (day, value) in enumerate(points):
         x = left + slot * i + (slot - bar_w) / 2
@@ -69,7 +68,7 @@ def bar_chart(
             f'fill="#3b6fd8" data-day="{day.isoformat()}" data-value="{value}">'
             f"<title>{day.isoformat()}: {value} credit{'' if value == 1 else 's'}</title></rect>"
         )
-        if i % label_every == 0 or i == n - 1:
+        if (n - 1 - i) % label_every == 0:  # counted back from the last day, which is labelled
             parts.append(
                 f'<text x="{x + bar_w / 2:.1f}" y="{height - bottom + 16}" '
                 f'text-anchor="middle">{day.strftime("%b %d")}</text>'

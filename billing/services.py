@@ -369,7 +369,7 @@ def credits_capture(*, reservation: Reservation, cutout: Cutout | None = None) -
             row,
             kind=Kind.DEBIT,
             amount=-current.amount,
-            reason="Cutout" if current.job_item_id is None else "Batch cutout",
+            reason=_debit_reason(current),
             idempotency_key=f"capture:{current.pk}",
             reserved_delta=reserved_delta,
             actor_user=current.user,
@@ -383,6 +383,17 @@ def credits_capture(*, reservation: Reservation, cutout: Cutout | None = None) -
         current.save(update_fields=["status", "captured_at", "ledger_entry", "cutout"])
         _sync(reservation, current)
         return entry
+
+
+def _debit_reason(reservation: Reservation) -> str:
+    parts = []
+    if reservation.job_item_id is not None:
+        parts.append("batch job")
+    if reservation.cutout_id is not None:
+        parts.append(f"#{str(reservation.cutout_id)[:8]}")
+    if reservation.api_key_id is not None:
+        parts.append("API")
+    return " ".join(parts)
 
 
 def credits_release(*, reservation: Reservation, reason: str) -> None:
