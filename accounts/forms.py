@@ -27,7 +27,7 @@ class SignupForm(forms.Form):
         label="Password",
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=password_validation.password_validators_help_text_html(),
+        help_text="At least 8 characters; not a common password, not all digits.",
     )
     password2 = forms.CharField(
         label="Password (again)",
@@ -106,9 +106,11 @@ class InviteForm(RoleChoiceMixin, forms.Form):
 class RoleForm(RoleChoiceMixin, forms.Form):
     role = forms.ChoiceField(label="Role", choices=())
 
-    def __init__(self, *args: Any, actor_role: str, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, actor_role: str, subject: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.limit_roles(actor_role)
+        if subject:
+            self.fields["role"].widget.attrs["aria-label"] = f"Role of {subject}"
 
 
 class ApiKeyForm(forms.Form):

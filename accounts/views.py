@@ -192,6 +192,7 @@ def team(request: HttpRequest) -> HttpResponse:
                 "role_form": forms.RoleForm(
                     initial={"role": member.role},
                     actor_role=actor.role,
+                    subject=member.user.email,
                     prefix=f"m{member.pk}",
                 )
                 if permissions.can_manage(actor.role)
