@@ -1,0 +1,210 @@
+"""remove.bg dialect (``POST /v1.0/removebg``): its published samples and its error shape."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import io
+import threading
+import zipfile
+
+import numpy as np
+import pytest
+import requests
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from .conftest import balance, curl, make_caller
+from .images import image_bytes, open_image
+
+PATH = "/v1.0/removebg"
+
+
+def test_sample_curl(host, live_caller, tmp_path) -> None:
+    src = tmp_path / "file.jpg"
+    src.write_bytes(image_bytes(400, 300, "JPEG"))
+    out = tmp_path / "no-bg.png"
+    # remove.bg's sample: curl -H 'X-API-Key: …' -F 'image_file=@…' -F 'size=auto' -f URL -o no-bg.png
+    status, headers, _ = curl(
+        "-H", f"X-API-Key: {live_caller.secret}",
+        "-F", f"image_file=@{src}",
+        "-F", "size=auto",
+        "-f", f"{host}{PATH}",
+        output=str(out),
+    )  # fmt: skip
+    assert status == 200
+    image = open_image(out.read_bytes())
+    assert image.format == "PNG" and image.mode == "RGBA" and image.size == (400, 300)
+    assert headers["x-width"] == "400" and headers["x-height"] == "300"
+    assert headers["x-credits-charged"] == "1" and headers["x-type"] == "other"
+    top, left = int(headers["x-foreground-top"]), int(headers["x-foreground-left"])
+    width, height = int(headers["x-foreground-width"]), int(headers["x-foreground-height"])
+    alpha = np.asarray(image.getchannel("A"))
+    ys, xs = np.nonzero(alpha > 10)
+    assert (top, left) == (ys.min(), xs.min())
+    assert (width, height) == (xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
+    assert 0 < width < 400 and 0 < height < 300
+
+
+def test_sample_python(host, live_caller, tmp_path) -> None:
+    (tmp_path / "file.jpg").write_bytes(image_bytes(400, 300, "JPEG"))
+    # remove.bg's Python sample (requests), with the URL changed.
+    response = requests.post(
+        f"{host}/v1.0/removebg",
+        files={"image_file": open(tmp_path / "file.jpg", "rb")},  # noqa: SIM115 - as the sample
+        data={"size": "auto"},
+        headers={"X-Api-Key": live_caller.secret},
+        timeout=60,
+    )
+    assert response.status_code == requests.codes.ok
+    with open(tmp_path / "no-bg.png", "wb") as out:
+        out.write(response.content)
+    assert open_image((tmp_path / "no-bg.png").read_bytes()).mode == "RGBA"
+
+
+def test_default_size_is_preview_and_json_answer(host, live_caller) -> None:
+    r = requests.post(
+        f"{host}{PATH}",
+        data={"image_file_b64": base64.b64encode(image_bytes(1000, 800, "JPEG")).decode()},
+        headers={"X-Api-Key": live_caller.secret, "Accept": "application/json"},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert set(data) == {
+        "result_b64",
+        "foreground_top",
+        "foreground_left",
+        "foreground_width",
+        "foreground_height",
+    }
+    image = open_image(base64.b64decode(data["result_b64"]))
+    assert image.width * image.height <= 250_000 and image.width / image.height == pytest.approx(
+        1.25, 0.01
+    )
+    assert r.headers["X-Width"] == str(image.width)
+    assert data["foreground_width"] == int(r.headers["X-Foreground-Width"]) > 0
+
+
+@pytest.fixture
+def image_server(settings):
+    """A local server the operator allows (CUTOUT_FETCH_ALLOWED_NETWORKS), serving one JPEG."""
+    payload = image_bytes(300, 200, "JPEG")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.CUTOUT_FETCH_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    yield f"http://127.0.0.1:{server.server_address[1]}/shop/shoe.jpg"
+    server.shutdown()
+    server.server_close()
+
+
+def test_image_url_json_body(host, live_caller, image_server) -> None:
+    r = requests.post(
+        f"{host}{PATH}",
+        json={"image_url": image_server, "size": "full", "format": "jpg", "bg_color": "81d4fa"},
+        headers={"X-Api-Key": live_caller.secret},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "image/jpeg"
+    pixels = np.asarray(open_image(r.content))
+    assert pixels.shape == (200, 300, 3)
+    assert np.abs(pixels[2, 2].astype(int) - (0x81, 0xD4, 0xFA)).max() < 8
+
+
+def test_image_url_to_a_private_address_is_refused(client, caller) -> None:
+    r = client.post(PATH, {"image_url": "http://10.0.0.1/a.jpg"}, HTTP_X_API_KEY=caller.secret)
+    assert r.status_code == 400
+    (error,) = r.json()["errors"]
+    assert error["code"] == "failed_to_download_image" and "not allowed" in error["detail"]
+    assert balance(caller.workspace) == 10
+
+
+def post(client, secret, data=None, **fields):
+    if data is not None:
+        fields["image_file"] = SimpleUploadedFile("f.jpg", data)
+    return client.post(PATH, fields, HTTP_X_API_KEY=secret)
+
+
+def test_formats_channels_crop_and_shadow(client, caller) -> None:
+    src = image_bytes(300, 200, "JPEG")
+    r = post(client, caller.secret, src, size="full", format="zip")
+    assert r.status_code == 200 and r["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as archive:
+        assert sorted(archive.namelist()) == ["alpha.png", "color.jpg"]
+        assert open_image(archive.read("alpha.png")).mode == "L"
+        assert open_image(archive.read("color.jpg")).size == (300, 200)
+
+    r = post(client, caller.secret, src, size="full", channels="alpha")
+    mask = open_image(r.content)
+    assert r["Content-Type"] == "image/png" and mask.mode == "L"
+
+    r = post(client, caller.secret, src, size="full", crop="true", crop_margin="10px")
+    cropped = open_image(r.content)
+    assert cropped.width < 300 and int(r["X-Foreground-Left"]) == 10
+    assert int(r["X-Foreground-Top"]) == 10
+
+    r = post(client, caller.secret, src, size="full", add_shadow="true", type="product")
+    assert r.status_code == 200 and r["X-Type"] == "product"
+    assert open_image(r.content).mode == "RGBA"
+    r = post(client, caller.secret, src, size="full", format="webp")
+    assert open_image(r.content).format == "WEBP"
+    # Repeating an identical request is served from the stored result: no second charge.
+    r = post(client, caller.secret, src, size="full", format="webp")
+    assert r["X-Credits-Charged"] == "0"
+    assert balance(caller.workspace) == 5
+
+
+def errors_of(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.content[:300]
+    body = response.json()
+    assert set(body) == {"errors"}
+    (error,) = body["errors"]
+    assert error["code"] == code and error["title"]
+    return error
+
+
+def test_errors(client, caller) -> None:
+    src = image_bytes(80, 60)
+    errors_of(post(client, caller.secret), 400, "missing_source")
+    errors_of(
+        post(client, caller.secret, src, image_url="http://example.com/a.jpg"),
+        400,
+        "multiple_sources",
+    )
+    errors_of(post(client, caller.secret, src, size="giant"), 400, "invalid_parameter")
+    errors_of(post(client, caller.secret, src, roi="10% 10% 90% 90%"), 400, "invalid_parameter")
+    errors_of(
+        post(client, caller.secret, src, bg_image_url="http://x/y.jpg"), 400, "invalid_parameter"
+    )
+    errors_of(post(client, caller.secret, src, crop_margin="90%"), 400, "invalid_parameter")
+    errors_of(post(client, caller.secret, b"nope"), 400, "failed_to_read_image")
+    errors_of(post(client, caller.secret, image_bytes(20, 20, "PNG")), 400, "resolution_too_low")
+    errors_of(post(client, "", src), 403, "auth_failed")
+    errors_of(post(client, "ck_bad_key", src), 403, "auth_failed")
+    broke = make_caller(credits=0)
+    errors_of(post(client, broke.secret, src), 402, "insufficient_credits")
+    capped = make_caller(credits=5, monthly_cap=0)
+    errors_of(post(client, capped.secret, src), 402, "insufficient_credits")
+    assert balance(caller.workspace) == 10
+    r = client.get("/v1.0/account")
+    errors_of(r, 404, "not_found")
+
+
+def test_rate_limit(client, caller, settings) -> None:
+    settings.CUTOUT_API_RATE_LIMIT = 1
+    post(client, caller.secret)
+    r = post(client, caller.secret)
+    errors_of(r, 429, "rate_limit_exceeded")
+    assert r["X-RateLimit-Remaining"] == "0" and int(r["Retry-After"]) >= 1
