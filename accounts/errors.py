@@ -68,6 +68,13 @@ class InvitationWrongUser(AccountsError):
     default_message = "This invitation was sent to a different email address."
 
 
+class EmailNotSent(AccountsError):
+    """The mail server refused or could not be reached; the caller may try again."""
+
+    code = "email_not_sent"
+    default_message = "We could not send the email just now. Please try again in a moment."
+
+
 class VerificationInvalid(AccountsError):
     code = "verification_invalid"
     default_message = "This verification link is not valid or has expired. Send a new one."

@@ -7,6 +7,11 @@ workspace and raise :class:`accounts.errors.NotAllowed`; ``by=None`` means a tru
 
 from __future__ import annotations
 
+import logging
+import smtplib
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
@@ -20,6 +25,20 @@ from accounts import errors, permissions, selectors, tokens
 from accounts.models import ApiKey, Invitation, Membership, Role, User, Workspace
 
 PERSONAL_WORKSPACE_NAME = "Personal"
+
+logger = logging.getLogger(__name__)
+
+
+def _send(*, template: str, context: Mapping[str, Any], to: str) -> None:
+    """Sends ``accounts/email/<template>.txt``; EmailNotSent when the mail server fails."""
+    subject = render_to_string(f"accounts/email/{template}_subject.txt", context).strip()
+    body = render_to_string(f"accounts/email/{template}.txt", context)
+    try:
+        send_mail(subject, body, None, [to])
+    except (smtplib.SMTPException, OSError) as exc:
+        # The body holds a signed link: log the failure, never the message.
+        logger.warning("could not send %s email: %s", template, exc.__class__.__name__)
+        raise errors.EmailNotSent() from exc
 
 
 def normalize_email(email: str) -> str:
@@ -112,9 +131,7 @@ def email_verification_url(*, user: User, base_url: str = "") -> str:
 
 def email_verification_send(*, user: User, base_url: str = "") -> None:
     context = {"user": user, "url": email_verification_url(user=user, base_url=base_url)}
-    subject = render_to_string("accounts/email/verify_email_subject.txt", context).strip()
-    body = render_to_string("accounts/email/verify_email.txt", context)
-    send_mail(subject, body, None, [user.email])
+    _send(template="verify_email", context=context, to=user.email)
 
 
 def email_verify(*, token: str) -> User:
@@ -289,7 +306,13 @@ def invitation_create(
             created_at=now,
             expires_at=now + tokens.INVITATION_TTL,
         )
-    invitation_send(invitation=invitation, base_url=base_url)
+    try:
+        invitation_send(invitation=invitation, base_url=base_url)
+    except errors.EmailNotSent:
+        raise errors.EmailNotSent(
+            f"The invitation to {email} is saved, but we could not email it just now. "
+            "Use Resend in a moment."
+        ) from None
     return invitation
 
 
@@ -301,9 +324,7 @@ def invitation_send(*, invitation: Invitation, base_url: str = "") -> None:
         "url": invitation_url(invitation=invitation, base_url=base_url),
         "expires_at": invitation.expires_at,
     }
-    subject = render_to_string("accounts/email/invitation_subject.txt", context).strip()
-    body = render_to_string("accounts/email/invitation.txt", context)
-    send_mail(subject, body, None, [invitation.email])
+    _send(template="invitation", context=context, to=invitation.email)
 
 
 def invitation_revoke(*, invitation: Invitation, by: User | None = None) -> None:

@@ -81,11 +81,20 @@ def signup(request: HttpRequest) -> HttpResponse:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             if invited:
                 return _accept(request, token, user)
-            services.email_verification_send(user=user, base_url=_base_url(request))
-            messages.success(
-                request,
-                f"Welcome to Cutout! We sent a link to {user.email} to confirm your address.",
-            )
+            try:
+                services.email_verification_send(user=user, base_url=_base_url(request))
+            except errors.EmailNotSent:
+                messages.success(request, "Welcome to Cutout!")
+                messages.warning(
+                    request,
+                    "We could not send the confirmation email; ask for a new one from your "
+                    "account page.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Welcome to Cutout! We sent a link to {user.email} to confirm your address.",
+                )
             if invitation is not None:
                 messages.warning(
                     request,
@@ -116,8 +125,12 @@ def verify_email(request: HttpRequest, token: str = "") -> HttpResponse:
         return redirect(f"{reverse('login')}?next={request.path}")
     user = request.user
     if request.method == "POST" and not user.email_verified:
-        services.email_verification_send(user=user, base_url=_base_url(request))
-        messages.success(request, f"We sent a new confirmation link to {user.email}.")
+        try:
+            services.email_verification_send(user=user, base_url=_base_url(request))
+        except errors.EmailNotSent as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"We sent a new confirmation link to {user.email}.")
         return redirect(_safe_next(request, reverse("verify_email")))
     return render(request, "accounts/verify_email.html", {"next": request.GET.get("next", "")})
 

@@ -190,3 +190,19 @@ def test_users_without_a_workspace_get_one_on_first_request(client, settings):
     workspace = Workspace.objects.get(memberships__user=admin)
     assert workspace.kind == Workspace.Kind.PERSONAL
     assert balance_for(workspace).balance == 25
+
+
+def test_signup_survives_a_mail_server_failure(client, monkeypatch):
+    import smtplib
+
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("down")
+
+    monkeypatch.setattr("accounts.services.send_mail", refuse)
+    response = client.post(
+        reverse("signup"),
+        {"email": "ann@example.com", "password1": PASSWORD, "password2": PASSWORD},
+        follow=True,
+    )
+    assert "could not send the confirmation email" in response.content.decode()
+    assert User.objects.filter(email="ann@example.com").exists()

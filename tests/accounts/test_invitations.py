@@ -203,3 +203,34 @@ def test_the_email_says_who_what_and_until_when(cast: Cast, mailoutbox):
     assert 'join the workspace "Acme" on Cutout as admin' in body
     assert "https://cutout.example.com/invitations/" in body
     assert "works once" in body
+
+
+def test_resend_replaces_the_pending_invitation(cast: Cast, mailoutbox):
+    first = _invite(cast, mailoutbox, "dana@example.com", role="admin")
+    body = cast.owner.client.get(reverse("team")).content.decode()
+    assert "Resend the invitation to dana@example.com" in body
+    response = cast.owner.client.post(
+        reverse("team_invite"), {"email": "dana@example.com", "role": "admin"}
+    )
+    assert response.status_code == 302
+    assert len(mailoutbox) == 2
+    second = _path(_link(mailoutbox[1]))
+    assert Client().get(first).status_code == 410
+    assert Client().get(second).status_code == 200
+    assert Invitation.objects.filter(revoked_at__isnull=True).count() == 1
+
+
+def test_mail_server_failure_keeps_the_invitation_and_says_so(cast: Cast, monkeypatch, caplog):
+    import smtplib
+
+    def refuse(*args, **kwargs):
+        raise smtplib.SMTPServerDisconnected("down")
+
+    monkeypatch.setattr("accounts.services.send_mail", refuse)
+    response = cast.owner.client.post(
+        reverse("team_invite"), {"email": "dana@example.com", "role": "member"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "could not email it just now" in response.content.decode()
+    assert Invitation.objects.filter(email="dana@example.com").exists()
+    assert "/invitations/" not in caplog.text  # the link is never logged
