@@ -80,7 +80,7 @@ def single_model(model: str) -> Callable[[DecodedImage, Context], np.ndarray]:
     def run(image: DecodedImage, ctx: Context) -> np.ndarray:
         prob = predict(image, model, ctx)
         with timed(ctx.timings, "refine"):
-            return refine.guided_upsample(image.rgb_image, prob)
+            return refine.refine_matte(image.rgb_image, prob)
 
     run.__name__ = f"run_{model}"
     return run

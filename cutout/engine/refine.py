@@ -18,6 +18,16 @@ from scipy.ndimage import uniform_filter
 GUIDE_MIN_SIDE = 640
 GUIDE_RADIUS = 3  # box radius in working-resolution pixels
 GUIDE_EPS = 2e-3  # regulariser: smaller follows image edges harder
+# Below this upscale factor (image long side / prediction long side) plain bilinear upsampling is
+# as good: on the dev set (images <= 640 px, factor <= 2 for 320 px models) the guided filter only
+# copied texture into the matte and cost IoU/MAE/BF. Above it, plain upsampling leaves a halo as
+# wide as the factor, which the guided filter removes.
+GUIDE_MIN_FACTOR = 2.5
+BAND = (0.02, 0.98)  # the guided result is used only where the upsampled prediction is unsure
+# Final tone curve: values under 10% (faint haze over the background) go to 0 and over 90% to 1,
+# the rest is stretched linearly. Measured on the dev set with u2netp: MAE 0.0608 -> 0.0579, IoU
+# and BF unchanged (the 50% contour does not move); cutouts get a clean background and tight boxes.
+CURVE = (0.10, 0.90)
 
 
 def _box(x: np.ndarray, radius: int) -> np.ndarray:
@@ -68,6 +78,25 @@ def guided_upsample(
     i_full = np.asarray(grey_full, dtype=np.float32) * (1.0 / 255.0)
     out = mean_a * i_full
     out += mean_b
+    return out
+
+
+def refine_matte(guide: Image.Image, prob: np.ndarray) -> np.ndarray:
+    """The engine's standard refinement: upsample, guided where it pays, tone curve. float32 0..1."""
+    alpha = upsample(prob, guide.size)
+    factor = max(guide.size) / max(prob.shape)
+    if factor >= GUIDE_MIN_FACTOR:
+        guided = guided_upsample(guide, prob)
+        band = (alpha > BAND[0]) & (alpha < BAND[1])
+        np.clip(guided, 0.0, 1.0, out=guided)
+        alpha = np.where(band, guided, alpha)
+    return tone_curve(alpha)
+
+
+def tone_curve(alpha: np.ndarray, low: float = CURVE[0], high: float = CURVE[1]) -> np.ndarray:
+    out = alpha - low
+    out *= 1.0 / (high - low)
+    np.clip(out, 0.0, 1.0, out=out)
     return out
 
 

@@ -97,10 +97,8 @@ def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
     canvas = _canvas_box(options, bbox, shadow, (width, height))
     out_size, scale = _output_size(canvas, options.max_side)
 
-    want_colour = (
-        options.mode != "mask" and options.output_channels != "alpha"
-    ) or options.format == "zip"
-    # Crop to the part of the image the canvas covers, decontaminate there, pad if the canvas is larger.
+    want_colour = options.mode != "mask"
+    # Crop to the part of the image the canvas covers, decontaminate there, pad if it is larger.
     region = (max(0, canvas[0]), max(0, canvas[1]), min(width, canvas[2]), min(height, canvas[3]))
     a_region = alpha[region[1] : region[3], region[0] : region[2]]
     if want_colour:
