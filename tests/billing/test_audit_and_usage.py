@@ -94,9 +94,13 @@ def test_audit_catches_a_broken_running_balance(workspace):
     assert not ok and "says balance_after 11, running sum is 10" in report
 
 
-def test_audit_command_line_exits_non_zero(workspace, capsys):
+def test_audit_command_line_exits_non_zero(workspace, capsys, monkeypatch):
     """As ``manage.py credits_audit`` runs it: exit status 1 with the report, 0 when clean."""
     from django.core.management import ManagementUtility
+    from django.db import connections
+
+    # run_from_argv closes connections at the end; keep the test's transaction open.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
 
     credits_grant(workspace=workspace, amount=5, reason="x", idempotency_key="g")
     ManagementUtility(["manage.py", "credits_audit"]).execute()  # clean: returns normally

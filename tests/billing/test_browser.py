@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import connections
 from django.utils import timezone
 
 from accounts.models import Membership, Role, Workspace
@@ -50,7 +52,7 @@ def test_buy_a_pack_and_see_balance_and_chart(
     from playwright.sync_api import expect, sync_playwright
 
     settings.CUTOUT_LOW_BALANCE_THRESHOLD = 5
-    pack, _ = CreditPack.objects.get_or_create(
+    CreditPack.objects.get_or_create(
         credits=500, currency="usd", defaults={"name": "Standard", "price": 1900}
     )
     CreditPack.objects.get_or_create(
@@ -107,7 +109,7 @@ def test_buy_a_pack_and_see_balance_and_chart(
                 credits_capture(reservation=r)
             LedgerEntry.objects.filter(
                 idempotency_key__in=[f"capture:{r.pk - k}" for k in range(3)]
-            ).update(created_at=timezone.now() - timezone.timedelta(days=2))
+            ).update(created_at=timezone.now() - timedelta(days=2))
 
             page.goto(f"{live_server.url}/billing/")
             expect(page.locator("#balance")).to_have_text("518")
@@ -135,6 +137,8 @@ def test_buy_a_pack_and_see_balance_and_chart(
         finally:
             context.close()
             browser.close()
+            # ORM calls inside playwright's greenlet got their own connection: close it here.
+            connections.close_all()
 
     payment = Payment.objects.get()
     assert payment.status == Payment.Status.PAID and payment.credits == 500
