@@ -64,8 +64,9 @@ lint: dev-deps
 typecheck: dev-deps
 	$(VENV)/bin/mypy .
 
+# Persistent connections would outlive live-server threads and block test-database teardown.
 pytest: dev-deps models
-	$(VENV)/bin/pytest
+	DATABASE_CONN_MAX_AGE=0 $(VENV)/bin/pytest
 
 test: lint typecheck pytest
 

@@ -103,7 +103,8 @@ def database(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:
             f"DATABASE_URL must start with postgresql:// (or sqlite://), got {url.split(':', 1)[0]!r}."
         )
     try:
-        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
+        max_age = env_int(env, "DATABASE_CONN_MAX_AGE", 60)
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=max_age))
     except ValueError as exc:
         raise ConfigError(f"DATABASE_URL could not be parsed: {exc}") from None
     if config["ENGINE"].endswith("postgresql") and not config.get("NAME"):

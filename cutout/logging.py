@@ -49,6 +49,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload)
 
 
+def _loggable_path(request: HttpRequest) -> str:
+    """The URL pattern rather than the path, so tokens in links never reach the logs."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.route:
+        return "/" + match.route
+    return request.path
+
+
 class RequestIdMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -64,7 +72,11 @@ class RequestIdMiddleware:
             response["X-Request-ID"] = rid
             elapsed_ms = (time.perf_counter() - started) * 1000
             logger.info(
-                "%s %s %s %.0fms", request.method, request.path, response.status_code, elapsed_ms
+                "%s %s %s %.0fms",
+                request.method,
+                _loggable_path(request),
+                response.status_code,
+                elapsed_ms,
             )
             return response
         finally:

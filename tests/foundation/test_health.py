@@ -66,3 +66,18 @@ def test_a_malformed_incoming_request_id_is_replaced(client: Client) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
     assert response["X-Request-ID"] != "bad id\nwith newline"
     assert len(response["X-Request-ID"]) == 32
+
+
+@pytest.mark.django_db
+def test_request_log_shows_the_route_not_secret_tokens(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    from django.urls import reverse
+
+    url = reverse("invitation_accept", args=["SECRET-TOKEN-abc123"])
+    with caplog.at_level(logging.INFO, logger="cutout.request"):
+        client.get(url)
+    lines = [r.getMessage() for r in caplog.records if r.name == "cutout.request"]
+    assert lines, "the request was not logged"
+    assert "SECRET-TOKEN-abc123" not in lines[-1]
+    assert "<" in lines[-1]  # the URL pattern, e.g. /invitations/<str:token>/
