@@ -45,7 +45,6 @@ def _api_settings(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CUTOUT_API_RATE_LIMIT = 1000
     settings.CUTOUT_RATELIMIT_REDIS_URL = ""
-    settings.CELERY_BROKER_URL = "memory://"
 
 
 @pytest.fixture
@@ -57,6 +56,19 @@ def caller(db: None) -> Caller:
 def broke(db: None) -> Caller:
     """A caller whose workspace has no credits."""
     return make_caller(credits=0)
+
+
+@pytest.fixture
+def eager() -> Any:
+    """Celery tasks run in this process (async jobs created by API calls finish at once)."""
+    from cutout.celery import app
+
+    # The app reads Django settings through the CELERY_ namespace, so overrides use those names.
+    saved = app.conf.get("CELERY_TASK_ALWAYS_EAGER")
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    assert app.conf.task_always_eager
+    yield
+    app.conf.CELERY_TASK_ALWAYS_EAGER = bool(saved)
 
 
 def balance(workspace: Workspace) -> int:
