@@ -198,7 +198,7 @@ def test_file_size_limits(client, caller, path, limit) -> None:
     ],
 )
 def test_resolution_limits(client, caller, path, size) -> None:
-    data = image_bytes(*size, "PNG")
+    data = image_bytes(size[0], size[1], "PNG")
     assert_error(post(client, path, caller.secret, data, "x.png"), 400, "ERROR_IMAGE_RESOLUTION")
     assert balance(caller.workspace) == 10
 
@@ -207,7 +207,7 @@ def test_resolution_limits(client, caller, path, size) -> None:
     ("path", "size"), [(UNIVERSAL, (33, 1999)), (FOOD, (41, 1998)), (COMMODITY, (1999, 40))]
 )
 def test_resolution_just_inside_the_limits_is_accepted(client, caller, path, size) -> None:
-    r = post(client, path, caller.secret, image_bytes(*size, "PNG"), "x.png")
+    r = post(client, path, caller.secret, image_bytes(size[0], size[1], "PNG"), "x.png")
     assert r.status_code == 200, r.content
     assert r.json()["error_code"] == 0
 

@@ -10,16 +10,22 @@ import pytest
 from cutout.api import ratelimit
 
 
+def hit(key: str) -> ratelimit.RateLimit:
+    state = ratelimit.hit(key)
+    assert state is not None
+    return state
+
+
 def test_fixed_window_counts_per_key(settings) -> None:
     settings.CUTOUT_API_RATE_LIMIT = 3
     key = uuid.uuid4().hex
-    states = [ratelimit.hit(key) for _ in range(4)]
+    states = [hit(key) for _ in range(4)]
     assert [s.allowed for s in states] == [True, True, True, False]
     assert [s.remaining for s in states] == [2, 1, 0, 0]
     assert all(s.limit == 3 for s in states)
     assert 0 < states[-1].reset - time.time() <= 60
     assert 1 <= states[-1].retry_after <= 60
-    assert ratelimit.hit(uuid.uuid4().hex).allowed  # another key, another budget
+    assert hit(uuid.uuid4().hex).allowed  # another key, another budget
 
 
 def test_zero_turns_limits_off(settings) -> None:
@@ -78,11 +84,11 @@ def test_redis_counter_is_shared(redis_url, settings) -> None:
     backend = ratelimit.backend()
     assert type(backend).__name__ == "RedisCache"
     key = uuid.uuid4().hex
-    assert ratelimit.hit(key).allowed and ratelimit.hit(key).allowed
-    assert not ratelimit.hit(key).allowed
+    assert hit(key).allowed and hit(key).allowed
+    assert not hit(key).allowed
     # The count lives in Redis itself: a second client (another web process) sees it.
     import redis
 
     raw = redis.Redis.from_url(redis_url)
     names = [n.decode() for n in raw.scan_iter(match=f"*{key}*")]
-    assert names and int(raw.get(names[0])) == 3
+    assert names and int(raw.get(names[0])) == 3  # type: ignore[arg-type]
