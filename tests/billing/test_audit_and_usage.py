@@ -96,17 +96,17 @@ def test_audit_catches_a_broken_running_balance(workspace):
 
 def test_audit_command_line_exits_non_zero(workspace, capsys, monkeypatch):
     """As ``manage.py credits_audit`` runs it: exit status 1 with the report, 0 when clean."""
-    from django.core.management import ManagementUtility
     from django.db import connections
+
+    from billing.management.commands.credits_audit import Command
 
     # run_from_argv closes connections at the end; keep the test's transaction open.
     monkeypatch.setattr(connections, "close_all", lambda: None)
-
     credits_grant(workspace=workspace, amount=5, reason="x", idempotency_key="g")
-    ManagementUtility(["manage.py", "credits_audit"]).execute()  # clean: returns normally
+    Command().run_from_argv(["manage.py", "credits_audit"])  # clean: returns normally
     CreditBalance.objects.filter(workspace=workspace).update(balance=6)
     with pytest.raises(SystemExit) as exc:
-        ManagementUtility(["manage.py", "credits_audit"]).execute()
+        Command().run_from_argv(["manage.py", "credits_audit"])
     assert exc.value.code == 1
     captured = capsys.readouterr()
     assert "balance 6 != ledger sum 5" in captured.out
