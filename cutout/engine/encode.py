@@ -1,9 +1,13 @@
 """Image encoders with settings chosen for a cutout service.
 
-- PNG: zlib level 1. A cutout's transparent area is zeroed before encoding, so it is one long run
-  that deflate compresses to almost nothing at any level; the subject is photo content where
-  levels above 1 buy ~5-10% size for 2-4x the time. On a 1.5 MP cutout level 6 (Pillow's default,
-  and rembg's) costs more than the whole u2netp inference.
+- PNG: our own small writer (:func:`png_bytes`): the "Up" filter for every row (one vectorised
+  numpy subtraction) and zlib level 1 with the Z_RLE strategy, deflated in parallel slices on big
+  images. A cutout's transparent area is zeroed before encoding, so it is long runs that RLE
+  handles at memory speed; on photo content filtered residuals gain little from LZ matching. On a
+  1.5 MP cutout this is ~3x faster than Pillow at level 1 (which picks a filter per row by trying
+  all five) and *smaller* (0.55 vs 0.69 MB), and ~6x faster than Pillow's default level 6 that
+  rembg uses, which alone costs more than u2netp's inference. Output is standard PNG; the tests
+  decode it with Pillow and compare pixels exactly.
 - JPEG: quality 90 with 4:4:4 chroma, so saturated subject edges on a white background do not
   smear into the background as they do with 4:2:0.
 - WebP: lossy quality 90 with lossless-quality alpha (alpha_quality=100), method 3: within a few
@@ -14,8 +18,13 @@
 from __future__ import annotations
 
 import io
+import os
+import struct
 import zipfile
+import zlib
+from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from PIL import Image
 
 CONTENT_TYPES = {
@@ -39,7 +48,7 @@ def encode(image: Image.Image, fmt: str) -> bytes:
     """Encode one PIL image (mode L, RGB or RGBA) as ``fmt`` (not zip)."""
     out = io.BytesIO()
     if fmt == "png":
-        image.save(out, "PNG", compress_level=PNG_COMPRESS_LEVEL)
+        return png_bytes(np.asarray(image))
     elif fmt == "jpeg":
         if image.mode not in ("RGB", "L"):
             image = image.convert("RGB")
@@ -61,3 +70,66 @@ def encode_zip(color: Image.Image, alpha: Image.Image) -> bytes:
         archive.writestr("color.jpg", encode(color.convert("RGB"), "jpeg"))
         archive.writestr("alpha.png", encode(alpha.convert("L"), "png"))
     return out.getvalue()
+
+
+_PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type (L, LA, RGB, RGBA)
+_PARALLEL_MIN_BYTES = 1 << 20  # below this one thread is quicker than handing work out
+_pool: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(
+            max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="png"
+        )
+    return _pool
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+    )
+
+
+def _deflate_raw(data: memoryview, last: bool) -> bytes:
+    compressor = zlib.compressobj(PNG_COMPRESS_LEVEL, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
+    body = compressor.compress(data)
+    # A full flush ends on a byte boundary with a fresh dictionary, so slices concatenate.
+    return body + compressor.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH)
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """Encode an 8-bit (H, W) or (H, W, C) array, C in 1..4, as PNG. Deterministic output."""
+    arr = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    height, width, channels = arr.shape
+    rows = arr.reshape(height, width * channels)
+    # Filter type 2 ("Up"): each byte minus the byte above it, modulo 256. Row 0 stays as is.
+    filtered = np.empty((height, width * channels + 1), dtype=np.uint8)
+    filtered[:, 0] = 2
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
+    raw = memoryview(filtered.data).cast("B")
+    size = len(raw)
+    workers = min(4, os.cpu_count() or 1)
+    if size >= _PARALLEL_MIN_BYTES and workers > 1:
+        step = -(-size // workers)
+        slices = [(raw[i : i + step], i + step >= size) for i in range(0, size, step)]
+        parts = list(_executor().map(lambda s: _deflate_raw(*s), slices))
+    else:
+        parts = [_deflate_raw(raw, True)]
+    stream = b"".join([b"\x78\x01", *parts, struct.pack(">I", zlib.adler32(raw))])
+    header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
+    return b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", header),
+            _chunk(b"IDAT", stream),
+            _chunk(b"IEND", b""),
+        ]
+    )

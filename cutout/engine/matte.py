@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from . import refine
 from .decode import DecodedImage
 from .errors import InvalidImage
 from .pipelines import Context, get_pipeline
@@ -60,9 +59,8 @@ def compute_matte(
     spec = get_pipeline(pipeline)
     ctx = Context(model_dir=model_dir)
     start = time.perf_counter()
-    alpha_f = spec.run(image, ctx)
+    alpha = spec.run(image, ctx)
     with_timer = time.perf_counter()
-    alpha = refine.to_uint8(alpha_f)
     if image.alpha is not None:
         # The source's own transparency stays transparent whatever the model thinks.
         alpha = ((alpha.astype(np.uint16) * image.alpha + 127) // 255).astype(np.uint8)

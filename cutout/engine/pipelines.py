@@ -1,6 +1,6 @@
 """Named pipelines: small functions from a decoded image to a full-resolution alpha matte.
 
-A pipeline is ``(image, ctx) -> float32 (H, W) alpha in 0..1``. ``fast`` runs u2netp, ``balanced``
+A pipeline is ``(image, ctx) -> uint8 (H, W) alpha`` at the image's full resolution. ``fast`` runs u2netp, ``balanced``
 u2net and ``best`` (the default) ISNet; each then upsamples with the guided filter in
 :mod:`.refine`. Replace one by assigning a new :class:`Pipeline` in :data:`PIPELINES`.
 """
