@@ -67,8 +67,9 @@ def api_view(
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             limit: ratelimit.RateLimit | None = None
+            allowed = (*methods, "HEAD") if "GET" in methods else tuple(methods)
             try:
-                if request.method not in methods:
+                if request.method not in allowed:
                     raise ApiError(
                         "method_not_allowed",
                         f"Method {request.method} is not allowed here; use {', '.join(methods)}.",

@@ -246,3 +246,15 @@ def test_openapi_document_is_valid_and_docs_render(client) -> None:
     ):
         assert text in html
     assert "cdn" not in html.lower() and "<script" not in html
+
+
+def test_trailing_slashes_and_head(client, caller) -> None:
+    r = client.post("/v1.0/removebg/", {}, HTTP_X_API_KEY=caller.secret)
+    assert r.status_code == 400 and r.json()["errors"][0]["code"] == "missing_source"
+    r = client.post(
+        "/api/cutout/general/food-background-removal/", {}, HTTP_AILABAPI_API_KEY=caller.secret
+    )
+    assert r.status_code == 400 and r.json()["error_detail"]["code"] == "MISSING_PARAMETERS"
+    assert client.head("/v1/version").status_code == 200
+    assert client.head("/api/v1/models", **auth(caller)).status_code == 200
+    assert client.get(f"/api/v1/cutouts/{caller.api_key.pk}/", **auth(caller)).status_code == 404
