@@ -9,6 +9,8 @@ As the seed documents: an image that cannot be processed is answered with 200 an
 ``url`` gets 422 ``{"detail": "Missing image or url field."}``. Only JPEG and PNG under 16 MB and
 at most 4096x4096 are accepted. Auth: ``X-RapidAPI-Key``, ``X-Api-Key`` or ``Authorization:
 Bearer``; account-level errors (key, credits, rate) use ``{"detail": ...}`` with 401/402/429.
+The seed's examples carry no key: with ``CUTOUT_API4AI_ANONYMOUS_KEY`` set to a key's prefix,
+calls without a key are served (and charged, capped, rate-limited) as that key.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ IMAGE_KINDS = {
 class Api4Ai(common.Dialect):
     name = "api4ai"
     auth_headers = ("X-RapidAPI-Key", "X-Api-Key", "A4A-CLIENT-APP-ID")
+    # The seed's examples send no key at all (like API4AI's public demo endpoint). An operator
+    # who wants such clients to work unchanged names a key here (its prefix); off by default.
+    anonymous_setting = "CUTOUT_API4AI_ANONYMOUS_KEY"
 
     def max_request_bytes(self) -> int:
         return MAX_REQUEST_BYTES

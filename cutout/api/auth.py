@@ -27,11 +27,35 @@ def presented_key(request: HttpRequest, headers: Sequence[str]) -> str:
     return ""
 
 
-def authenticate(request: HttpRequest, headers: Sequence[str]) -> ApiKey:
+def anonymous_key(setting: str) -> ApiKey | None:
+    """The key an operator lets unauthenticated calls of one dialect use, if any.
+
+    ``setting`` names a Django setting holding an API key *prefix* (the public part shown in the
+    key list). Such calls are charged, capped and rate-limited as that key; revoking it ends them.
+    """
+    from django.conf import settings
+
+    prefix = str(getattr(settings, setting, "") or "").strip()
+    if not prefix:
+        return None
+    return (
+        ApiKey.objects.select_related("workspace")
+        .filter(prefix=prefix, revoked_at__isnull=True)
+        .first()
+    )
+
+
+def authenticate(
+    request: HttpRequest, headers: Sequence[str], *, anonymous_setting: str = ""
+) -> ApiKey:
     """The caller's active API key, or :class:`ApiError` ``unauthenticated``."""
     from accounts.selectors import api_key_authenticate
 
     secret = presented_key(request, headers)
+    if not secret and anonymous_setting:
+        fallback = anonymous_key(anonymous_setting)
+        if fallback is not None:
+            return fallback
     if not secret:
         names = ", ".join([*headers, "Authorization: Bearer"])
         raise ApiError("unauthenticated", f"Missing API key: send it in {names}.")

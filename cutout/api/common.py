@@ -47,6 +47,8 @@ class Dialect:
 
     name = "native"
     auth_headers: Sequence[str] = ("X-Api-Key",)
+    # A setting naming the key (by prefix) that calls without any key may use; "" for none.
+    anonymous_setting = ""
 
     def max_request_bytes(self) -> int:
         """Bodies declared larger than this are refused before they are read."""
@@ -78,7 +80,9 @@ def api_view(
                 if declared.isdigit() and int(declared) > dialect.max_request_bytes():
                     raise ApiError("request_too_large", "The request body is too large.")
                 if auth:
-                    api_key = authenticate(request, dialect.auth_headers)
+                    api_key = authenticate(
+                        request, dialect.auth_headers, anonymous_setting=dialect.anonymous_setting
+                    )
                     request.api_key = api_key  # type: ignore[attr-defined]
                     limit = ratelimit.hit(api_key.prefix)
                     if limit is not None and not limit.allowed:

@@ -35,6 +35,30 @@ def results_curl(host: str, secret: str, img, mode: str | None = None) -> tuple[
     return status, headers, json.loads(body)
 
 
+def test_seed_curl_verbatim_with_an_operator_key(host, live_caller, tmp_path, settings) -> None:
+    """The seed's examples send no key; an operator may name one to serve them unchanged."""
+    img = tmp_path / "img.jpg"
+    img.write_bytes(image_bytes(200, 150, "JPEG"))
+    # Off by default: no key, no service.
+    status, _, body = curl("-X", "POST", f"{host}/v1/results", "-F", f"image=@{img}")
+    assert status == 401 and "detail" in json.loads(body)
+    settings.CUTOUT_API4AI_ANONYMOUS_KEY = live_caller.api_key.prefix
+    # Exactly the seed's two POST examples, with only the host changed.
+    status, _, body = curl("-X", "POST", f"{host}/v1/results", "-F", f"image=@{img}")
+    assert status == 200, body
+    assert json.loads(body)["results"][0]["entities"][0]["name"] == "general-fg-image"
+    status, _, body = curl("-X", "POST", f"{host}/v1/results?mode=fg-mask", "-F", f"image=@{img}")
+    assert (
+        status == 200 and json.loads(body)["results"][0]["entities"][0]["name"] == "general-fg-mask"
+    )
+    assert balance(live_caller.workspace) == 8  # charged to the operator's key
+    from accounts.services import api_key_revoke
+
+    api_key_revoke(api_key=live_caller.api_key, by=live_caller.user)
+    status, _, _ = curl("-X", "POST", f"{host}/v1/results", "-F", f"image=@{img}")
+    assert status == 401  # revoking the key ends anonymous service
+
+
 def test_results_curl_default_mode(host, live_caller, tmp_path) -> None:
     img = tmp_path / "img.jpg"
     img.write_bytes(image_bytes(200, 150, "JPEG"))
