@@ -206,6 +206,11 @@ def peek_image(data: bytes) -> ImageInfo:
     except Image.DecompressionBombError:
         raise ApiError("image_too_large", "The image has too many pixels.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        # Let the engine say precisely what is wrong (HEIC, PSD, PDF, truncated, empty...).
+        from cutout import engine
+        from cutout.services import engine_limits
+
+        engine.decode_image(data, engine_limits())
         raise ApiError("invalid_image", "The file is not a readable image.") from None
     if fmt == "MPO":  # multi-picture JPEG from phone cameras
         fmt = "JPEG"

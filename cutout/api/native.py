@@ -262,7 +262,6 @@ def cutouts(request: HttpRequest) -> HttpResponse:
         response["Location"] = f"/api/v1/jobs/{job.pk}"
         return response
     name, data = sources[0]
-    common.peek_image(data)
     cutout = common.run_cutout(
         request, DIALECT, data=data, options=options, input_name=name, idem_key=idem_key
     )

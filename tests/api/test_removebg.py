@@ -208,3 +208,12 @@ def test_rate_limit(client, caller, settings) -> None:
     r = post(client, caller.secret)
     errors_of(r, 429, "rate_limit_exceeded")
     assert r["X-RateLimit-Remaining"] == "0" and int(r["Retry-After"]) >= 1
+
+
+def test_precise_errors_for_other_formats(client, caller) -> None:
+    heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
+    error = errors_of(post(client, caller.secret, heic), 400, "invalid_image_format")
+    assert "HEIC" in error["detail"]
+    truncated = image_bytes(200, 150, "PNG")[:400]
+    error = errors_of(post(client, caller.secret, truncated), 400, "failed_to_read_image")
+    assert "truncated" in error["detail"]
