@@ -23,8 +23,8 @@ def test_fixed_window_counts_per_key(settings) -> None:
     assert [s.allowed for s in states] == [True, True, True, False]
     assert [s.remaining for s in states] == [2, 1, 0, 0]
     assert all(s.limit == 3 for s in states)
-    assert 0 < states[-1].reset - time.time() <= 60
-    assert 1 <= states[-1].retry_after <= 60
+    assert 0 < states[-1].reset - time.time() <= 3600
+    assert 1 <= states[-1].retry_after <= 3600
     assert hit(uuid.uuid4().hex).allowed  # another key, another budget
 
 

@@ -164,7 +164,7 @@ def test_rate_limit_exceeded(client, caller, settings) -> None:
     r = post(client, caller.secret, image_bytes(80, 60))
     assert_error(r, 429, "rate_limit_exceeded")
     assert r["X-RateLimit-Limit"] == "2" and r["X-RateLimit-Remaining"] == "0"
-    assert 1 <= int(r["Retry-After"]) <= 60
+    assert 1 <= int(r["Retry-After"]) <= 3600
     # Another key has its own budget.
     other = make_caller()
     assert post(client, other.secret).status_code == 400
