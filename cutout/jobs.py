@@ -564,7 +564,7 @@ def _claim(item_id: Any) -> JobItem | None:
     """Mark the item running for this attempt; None when it is already finished (or gone)."""
     with transaction.atomic():
         item = (
-            JobItem.objects.select_for_update()
+            JobItem.objects.select_for_update(of=("self",))
             .select_related("job", "job__workspace", "job__created_by", "job__api_key")
             .filter(id=item_id)
             .first()
@@ -644,7 +644,11 @@ def _finish_item(
         # The job row is the latch that serialises its items' endings, so exactly one of them
         # sees that it was the last (READ COMMITTED would otherwise let two miss each other).
         Job.objects.select_for_update().filter(id=job_id).values_list("id", flat=True).first()
-        item = JobItem.objects.select_for_update().select_related("job__workspace").get(id=item_id)
+        item = (
+            JobItem.objects.select_for_update(of=("self",))
+            .select_related("job__workspace")
+            .get(id=item_id)
+        )
         if item.status in UNFINISHED:
             item.status = status
             item.cutout = cutout
@@ -865,7 +869,12 @@ def _zip_time(item: JobItem) -> tuple[int, int, int, int, int, int]:
 def job_finish(*, job_id: Any) -> Job | None:
     """Close a job whose items are all finished: results ZIP, status, webhooks. Idempotent."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().select_related("workspace").filter(id=job_id).first()
+        job = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("workspace")
+            .filter(id=job_id)
+            .first()
+        )
         if job is None or job.status in (Job.Status.DONE, Job.Status.FAILED):
             return job
         progress = job_progress(job)

@@ -50,6 +50,15 @@ def process_job_item(self: Any, item_id: str) -> dict[str, Any]:
         countdown = retry_countdown(self.request.retries)
         logger.warning("item %s: transient failure, retrying in %ss: %s", item_id, countdown, exc)
         raise self.retry(exc=exc, countdown=countdown) from None
+    except Exception:
+        # A bug or an outage the service did not expect: fail the item (releasing any credit)
+        # rather than leave it running; if even that fails, the stale-item sweep retries later.
+        logger.exception("item %s: unexpected failure", item_id)
+        outcome = jobs.job_item_fail(
+            item_id=item_id,
+            error_code="internal_error",
+            error_message="Processing failed unexpectedly; it was not charged.",
+        )
     if outcome.job_finished and outcome.job_id is not None:
         finish_job.delay(str(outcome.job_id))
     return {"item": str(item_id), "status": outcome.status, "action": outcome.action}

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("billing.urls")),
     path("", include("cutout.file_urls")),
+    path("", include("cutout.webhook_views")),
     path("", include("cutout.api.urls")),
     path("", include("cutout.web_urls")),
 ]

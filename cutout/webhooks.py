@@ -268,7 +268,7 @@ def delivery_attempt(
     """
     with transaction.atomic():
         delivery = (
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("endpoint")
             .filter(id=delivery_id)
             .first()
@@ -373,7 +373,7 @@ def deliveries_due(*, now: Any = None, limit: int = 500) -> int:
     now = now or timezone.now()
     with transaction.atomic():
         due = list(
-            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            WebhookDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
             .order_by("next_attempt_at")
             .values_list("id", "attempts")[:limit]

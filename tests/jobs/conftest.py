@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import os
@@ -86,7 +87,9 @@ def photo(seed: int, size: tuple[int, int] = (96, 72), fmt: str = "PNG") -> byte
     return out.getvalue()
 
 
-def photos(count: int, *, start: int = 0, size: tuple[int, int] = (96, 72)) -> list[tuple[str, bytes]]:
+def photos(
+    count: int, *, start: int = 0, size: tuple[int, int] = (96, 72)
+) -> list[tuple[str, bytes]]:
     return [(f"photo-{i:02d}.png", photo(start + i, size)) for i in range(count)]
 
 
@@ -172,7 +175,9 @@ class Worker:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, *, concurrency: int = 1, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self, *, concurrency: int = 1, extra_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         n = len(self.procs) + 1
         log = open(self.log_dir / f"worker-{n}.log", "wb")  # noqa: SIM115 - closed with the process
         proc = subprocess.Popen(
@@ -206,10 +211,8 @@ class Worker:
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL the worker and its pool processes at once: no chance to ack or clean up."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=30)
 
     def stop_all(self) -> None:
@@ -242,9 +245,7 @@ def database_url() -> str:
 
 
 @pytest.fixture
-def worker(
-    redis_url: str, backend: Backend, tmp_path: Path, settings: Any
-) -> Iterator[Worker]:
+def worker(redis_url: str, backend: Backend, tmp_path: Path, settings: Any) -> Iterator[Worker]:
     """Publish this test's tasks to Redis on a queue of its own, and start workers on it."""
     from cutout.celery import app
 
@@ -268,6 +269,7 @@ def worker(
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": redis_url,
             "CELERY_VISIBILITY_TIMEOUT": "30",
+            "CUTOUT_TEST_QUEUE": queue,
             "CUTOUT_DATA_DIR": str(tmp_path),
             "CUTOUT_WORKER_PRELOAD": "fast",
             "CUTOUT_INTRA_OP_THREADS": "1",
@@ -290,8 +292,8 @@ def worker(
 
 
 def _reset_connections(app: Any) -> None:
-    if app._pool is not None:
-        app._pool.force_close_all()
+    # kombu keeps its connection and producer pools per broker URL; dropping our references is
+    # enough for the app to look them up again for the new URL.
     app._pool = None
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
@@ -304,7 +306,7 @@ def _purge(redis_url: str, queue: str) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    client.delete(queue)
+    client.delete(queue, f"_kombu.binding.{queue}")
 
 
 def wait_for(

@@ -15,7 +15,7 @@ class FaultyFileSystemStorage(FileSystemStorage):
     def _save(self, name: str, content: Any) -> str:
         if RESULT.search(name):
             raise OSError(28, "No space left on device (injected)")
-        return super()._save(name, content)
+        return str(super()._save(name, content))  # type: ignore[misc]
 
 
 class FaultyS3Storage(S3Storage):
@@ -30,4 +30,4 @@ class FaultyS3Storage(S3Storage):
                 },
                 "PutObject",
             )
-        return super()._save(name, content)
+        return str(super()._save(name, content))

@@ -33,9 +33,7 @@ def test_batch_runs_every_item_and_charges_each_once(
     workspace = make_workspace()
     user = make_member(workspace)
     grant(workspace, 10)
-    job = _create(
-        workspace, django_capture_on_commit_callbacks, files=photos(3), user=user
-    )
+    job = _create(workspace, django_capture_on_commit_callbacks, files=photos(3), user=user)
 
     assert job.status == Job.Status.DONE
     progress = jobs.job_progress(job)
@@ -46,13 +44,13 @@ def test_batch_runs_every_item_and_charges_each_once(
     for item in items:
         assert item.status == JobItem.Status.DONE
         assert item.cutout is not None and item.cutout.status == Cutout.Status.SUCCEEDED
-        assert item.cutout.result.name.startswith(f"ws/{workspace.pk}/")
+        assert str(item.cutout.result.name).startswith(f"ws/{workspace.pk}/")
         assert item.attempts == 1
         assert item.timings["total_ms"] > 0 and "cutout_ms" in item.timings
         # The original is deleted right after processing (the workspace keeps none).
         assert item.input.name == ""
         assert item.cutout.original.name == ""
-    assert not default_storage.exists(f"ws/{workspace.pk}/jobs/{job.id}/inputs")  or not any(
+    assert not default_storage.exists(f"ws/{workspace.pk}/jobs/{job.id}/inputs") or not any(
         default_storage.listdir(f"ws/{workspace.pk}/jobs/{job.id}/inputs")[1]
     )
     assert balance(workspace) == (7, 0)
@@ -61,10 +59,11 @@ def test_batch_runs_every_item_and_charges_each_once(
     assert {entry.job_id for entry in debits} == {job.id}
 
     # The results ZIP has one PNG per input, named after it, and a manifest.
-    assert job.result_zip.name.startswith(f"ws/{workspace.pk}/jobs/{job.id}/")
-    with default_storage.open(job.result_zip.name, "rb") as handle, zipfile.ZipFile(
-        io.BytesIO(handle.read())
-    ) as zf:
+    assert str(job.result_zip.name).startswith(f"ws/{workspace.pk}/jobs/{job.id}/")
+    with (
+        default_storage.open(str(job.result_zip.name), "rb") as handle,
+        zipfile.ZipFile(io.BytesIO(handle.read())) as zf,
+    ):
         names = sorted(zf.namelist())
         assert names == ["manifest.csv", "photo-00.png", "photo-01.png", "photo-02.png"]
         assert zf.read("photo-01.png").startswith(b"\x89PNG")
@@ -96,9 +95,10 @@ def test_bad_images_fail_alone_and_cost_nothing(
         assert items[name].input.name == ""
     assert job.status == Job.Status.DONE  # a job with some results is done
     assert balance(workspace) == (4, 0)
-    with default_storage.open(job.result_zip.name, "rb") as handle, zipfile.ZipFile(
-        io.BytesIO(handle.read())
-    ) as zf:
+    with (
+        default_storage.open(str(job.result_zip.name), "rb") as handle,
+        zipfile.ZipFile(io.BytesIO(handle.read())) as zf,
+    ):
         assert sorted(zf.namelist()) == ["good.png", "manifest.csv"]
         rows = list(csv.DictReader(io.StringIO(zf.read("manifest.csv").decode())))
         assert {row["input"]: row["status"] for row in rows} == {
@@ -178,7 +178,7 @@ def test_keep_originals_keeps_the_inputs(
     item = job.items.get()
     assert item.status == JobItem.Status.DONE
     assert item.input.name
-    with default_storage.open(item.input.name, "rb") as handle:
+    with default_storage.open(str(item.input.name), "rb") as handle:
         assert handle.read() == data
 
 
@@ -194,7 +194,7 @@ def test_duplicate_images_are_free_the_second_time(
     )
     items = list(job.items.order_by("position"))
     assert [item.status for item in items] == [JobItem.Status.DONE] * 2
-    assert [item.cutout.credits_charged for item in items] == [1, 0]
+    assert [item.cutout.credits_charged for item in items if item.cutout] == [1, 0]
     assert balance(workspace) == (4, 0)
 
 
@@ -213,9 +213,10 @@ def test_zip_input_keeps_folders_and_skips_hidden_files(
         zf.writestr("__MACOSX/shoes/._red.png", b"junk")
     job = _create(workspace, django_capture_on_commit_callbacks, zip_file=buffer.getvalue())
     assert sorted(job.items.values_list("name", flat=True)) == ["bags/blue.png", "shoes/red.png"]
-    with default_storage.open(job.result_zip.name, "rb") as handle, zipfile.ZipFile(
-        io.BytesIO(handle.read())
-    ) as zf:
+    with (
+        default_storage.open(str(job.result_zip.name), "rb") as handle,
+        zipfile.ZipFile(io.BytesIO(handle.read())) as zf,
+    ):
         assert sorted(zf.namelist()) == ["bags/blue.png", "manifest.csv", "shoes/red.png"]
 
 
@@ -229,7 +230,9 @@ def test_an_oversized_file_fails_alone(
     big = photo(5, size=(400, 300))
     assert len(big) > 20_000
     job = _create(
-        workspace, django_capture_on_commit_callbacks, files=[("big.png", big), ("ok.png", photo(6))]
+        workspace,
+        django_capture_on_commit_callbacks,
+        files=[("big.png", big), ("ok.png", photo(6))],
     )
     items = {item.name: item for item in job.items.all()}
     assert items["big.png"].status == JobItem.Status.FAILED
@@ -272,8 +275,9 @@ def test_an_interrupted_attempt_is_settled_and_redone_once(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     """The state a worker killed mid-item leaves (running item, processing cutout, held credit)."""
-    from billing.services import credits_reserve
     from django.utils import timezone
+
+    from billing.services import credits_reserve
 
     workspace = make_workspace()
     grant(workspace, 5)
@@ -317,7 +321,7 @@ def test_a_finished_but_unrecorded_attempt_is_adopted(
     with django_capture_on_commit_callbacks(execute=False):
         job = jobs.job_create(workspace=workspace, files=photos(1), options=FAST)
     item = job.items.get()
-    with default_storage.open(item.input.name) as handle:
+    with default_storage.open(str(item.input.name)) as handle:
         data = handle.read()
     JobItem.objects.filter(id=item.id).update(status=JobItem.Status.RUNNING, attempts=1)
     made = cutout_create(

@@ -10,6 +10,10 @@ import os
 from cutout.settings import *  # noqa: F403
 from cutout.settings import STORAGES
 
+# Everything this worker queues (the job's closing task, retries) goes to the test's own queue.
+if os.environ.get("CUTOUT_TEST_QUEUE"):
+    CELERY_TASK_DEFAULT_QUEUE = os.environ["CUTOUT_TEST_QUEUE"]
+
 CUTOUT_ITEM_MAX_RETRIES = int(os.environ.get("CUTOUT_ITEM_MAX_RETRIES", "2"))
 CUTOUT_ITEM_RETRY_BACKOFF = float(os.environ.get("CUTOUT_ITEM_RETRY_BACKOFF", "0.5"))
 
