@@ -49,6 +49,15 @@ try:
     CUTOUT_DEFAULT_PIPELINE = ENV.get("CUTOUT_DEFAULT_PIPELINE", "best")
     CUTOUT_KEY_PEPPER = ENV.get("CUTOUT_KEY_PEPPER", "") or SECRET_KEY
     CELERY_TASK_ALWAYS_EAGER = config.env_bool(ENV, "CELERY_TASK_ALWAYS_EAGER", False)
+    CUTOUT_API_RATE_LIMIT = config.env_int(ENV, "CUTOUT_API_RATE_LIMIT", 60)
+    CUTOUT_API_RATE_WINDOW = config.env_int(ENV, "CUTOUT_API_RATE_WINDOW", 60, minimum=1)
+    CUTOUT_RATELIMIT_REDIS_URL = ENV.get("CUTOUT_RATELIMIT_REDIS_URL", "").strip()
+    if CUTOUT_RATELIMIT_REDIS_URL and not CUTOUT_RATELIMIT_REDIS_URL.startswith(
+        ("redis://", "rediss://")
+    ):
+        raise config.ConfigError("CUTOUT_RATELIMIT_REDIS_URL must be a redis:// URL.")
+    CUTOUT_FETCH_ALLOWED_NETWORKS = config.env_list(ENV, "CUTOUT_FETCH_ALLOWED_NETWORKS", [])
+    CUTOUT_API4AI_ANONYMOUS_KEY = ENV.get("CUTOUT_API4AI_ANONYMOUS_KEY", "").strip()
     LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO").upper()
     LOG_FORMAT = ENV.get("LOG_FORMAT", "json" if PRODUCTION else "text")
 except config.ConfigError as exc:
