@@ -65,17 +65,20 @@ def _bilinear_at(
 
 
 def estimate_foreground(
-    rgb: np.ndarray, alpha: np.ndarray, *, zero_hidden: bool = False
+    rgb: np.ndarray, alpha: np.ndarray, *, zero_hidden: bool = False, out: np.ndarray | None = None
 ) -> np.ndarray:
     """Return a copy of ``rgb`` (H, W, 3 uint8) with partial-alpha pixels decontaminated.
 
     With ``zero_hidden`` the colour of fully transparent pixels is set to 0 in the same pass (it is
-    invisible, and zeros compress to nothing and cannot leak the hidden background).
+    invisible, and zeros compress to nothing and cannot leak the hidden background). ``out`` may be
+    a (H, W, 3) uint8 view to write into, such as the colour channels of an RGBA buffer.
     """
+    if out is None:
+        out = np.empty(rgb.shape, dtype=np.uint8)
     if zero_hidden:
-        out = np.multiply(rgb, (alpha > 0)[..., None], dtype=np.uint8)
+        np.multiply(rgb, (alpha > 0)[..., None], out=out, dtype=np.uint8)
     else:
-        out = np.array(rgb, dtype=np.uint8, copy=True)
+        out[...] = rgb
     band = (alpha > 0) & (alpha < 255)
     ys, xs = np.nonzero(band)
     if ys.size == 0:

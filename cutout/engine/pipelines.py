@@ -46,7 +46,12 @@ def model_input(image: DecodedImage, model: str) -> np.ndarray:
         flat = Image.new("RGB", source.size, (128, 128, 128))
         flat.paste(source, mask=source.getchannel("A"))
         source = flat
-    small = source.resize((side, side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if max(source.size) > 2 * side:
+        # Box-reduce by an integer factor first, then Lanczos: ~4x cheaper than Lanczos from the
+        # full image, and the same antialiasing (Pillow's reducing_gap).
+        small = source.resize((side, side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    else:
+        small = source.resize((side, side), Image.Resampling.LANCZOS)
     arr = np.asarray(small, dtype=np.float32)
     if spec.normalisation == "imagenet":
         arr = arr * (1.0 / max(float(arr.max()), 1e-6))

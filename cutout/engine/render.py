@@ -110,7 +110,7 @@ def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
         # The most common request (and the benchmark's): a full-size transparent PNG. Straight from
         # arrays to our PNG writer, with no intermediate PIL images or copies.
         rgba = np.empty((height, width, 4), dtype=np.uint8)
-        rgba[..., :3] = estimate_foreground(image.rgb, alpha, zero_hidden=True)
+        estimate_foreground(image.rgb, alpha, zero_hidden=True, out=rgba[..., :3])
         rgba[..., 3] = alpha
         _lap(timings, "layout", start)
         timings["compose"] = 0.0
