@@ -92,7 +92,7 @@ def test_single_file_to_a_named_output(tmp_path, scene_png, model_dir, settings)
     )
     image = Image.open(target)
     assert image.format == "JPEG" and max(image.size) <= 256
-    r, g, b = np.asarray(image)[0, 0]
+    r, g, _b = np.asarray(image)[0, 0]
     assert g > 230 and r < 30
 
 
