@@ -78,12 +78,8 @@ class FakeRunner:
     """Stands in for subprocess.run: writes the archive pip/npm would have downloaded."""
 
     def __init__(self, archive_name: str, archive: bytes, returncode: int = 0):
-        self.archive_name, self.archive, self.returncode, self.calls = (
-            archive_name,
-            archive,
-            returncode,
-            [],
-        )
+        self.archive_name, self.archive, self.returncode = archive_name, archive, returncode
+        self.calls: list[list[str]] = []
 
     def __call__(self, command, **kwargs):
         self.calls.append(command)
