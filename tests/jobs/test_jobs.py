@@ -361,3 +361,64 @@ def test_items_interrupted_too_often_give_up_without_charge(
     item.refresh_from_db()
     assert item.error_code == "too_many_attempts"
     assert balance(workspace) == (5, 0)
+
+
+@pytest.mark.django_db
+def test_an_item_over_its_time_limit_fails_without_charge(
+    eager: None, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from cutout import engine
+
+    def too_slow(*args: Any, **kwargs: Any) -> Any:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(engine, "compute_matte", too_slow)
+    workspace = make_workspace()
+    grant(workspace, 5)
+    job = _create(workspace, django_capture_on_commit_callbacks, files=photos(1))
+    item = job.items.get()
+    assert item.status == JobItem.Status.FAILED and item.error_code == "timeout"
+    assert "time limit" in item.error_message and item.attempts == 1
+    assert balance(workspace) == (5, 0)
+    assert Reservation.objects.get(workspace=workspace).status == Reservation.Status.RELEASED
+
+
+@pytest.mark.django_db
+def test_stale_items_and_unclosed_jobs_are_queued_again(
+    eager: None, django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    workspace = make_workspace()
+    grant(workspace, 5)
+    with django_capture_on_commit_callbacks(execute=False):
+        lost = jobs.job_create(workspace=workspace, files=photos(2), options=FAST)
+    long_ago = timezone.now() - timedelta(hours=2)
+    Job.objects.filter(id=lost.id).update(created_at=long_ago)
+    first, second = lost.items.order_by("position")
+    JobItem.objects.filter(id=first.id).update(status=JobItem.Status.RUNNING, started_at=long_ago)
+
+    # While the broker still holds messages, queued items are only waiting their turn.
+    monkeypatch.setattr(jobs, "_queue_is_empty", lambda: False)
+    assert jobs.jobs_requeue_stale() == 1  # the running one whose worker is long gone
+    assert JobItem.objects.get(id=first.id).status == JobItem.Status.DONE
+    assert JobItem.objects.get(id=second.id).status == JobItem.Status.QUEUED
+
+    monkeypatch.setattr(jobs, "_queue_is_empty", lambda: True)
+    assert jobs.jobs_requeue_stale() == 1
+    lost.refresh_from_db()
+    assert lost.status == Job.Status.DONE and jobs.job_progress(lost).done == 2
+    assert balance(workspace) == (3, 0)
+
+    # A job whose items all finished but whose closing task was lost gets closed.
+    with django_capture_on_commit_callbacks(execute=False):
+        unclosed = jobs.job_create(workspace=workspace, files=[("x.png", b"bad")], options=FAST)
+    JobItem.objects.filter(job=unclosed).update(status=JobItem.Status.FAILED)
+    Job.objects.filter(id=unclosed.id).update(created_at=long_ago)
+    jobs.jobs_requeue_stale()
+    unclosed.refresh_from_db()
+    assert unclosed.status == Job.Status.FAILED and unclosed.finished_at is not None
