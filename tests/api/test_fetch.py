@@ -337,3 +337,52 @@ def test_slow_server_times_out(local_server, settings) -> None:
         fetch_image(f"{base}/slow.png", max_bytes=10**6, timeout=0.5)
     assert err.value.code == "timeout"
     assert time.monotonic() - started < 2.5
+
+
+class _Drip(httpx.SyncByteStream):
+    """A body sent one byte at a time, each well within the read timeout (a slow-loris server)."""
+
+    def __init__(self, count: int, pause: float) -> None:
+        self.count, self.pause, self.sent = count, pause, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for _ in range(self.count):
+            time.sleep(self.pause)
+            self.sent += 1
+            yield b"x"
+
+
+def test_a_dripping_body_is_cut_off_at_the_deadline(dns: dict[str, list[str]]) -> None:
+    dns["slow.example.com"] = ["93.184.216.34"]
+    drip = _Drip(count=100, pause=0.03)
+    net = Recorder(httpx.Response(200, stream=drip, headers={"Content-Type": "image/png"}))
+    started = time.monotonic()
+    with pytest.raises(FetchError) as err:
+        fetch_image(
+            "http://slow.example.com/a.png", max_bytes=10**6, timeout=0.5, transport=net.transport
+        )
+    assert err.value.code == "timeout"
+    # The deadline is checked as bytes arrive, not once per 64 KiB: the download stops near it.
+    assert time.monotonic() - started < 1.5 and drip.sent < 60
+
+
+def test_the_deadline_covers_all_redirect_hops(dns: dict[str, list[str]]) -> None:
+    dns["hop.example.com"] = ["93.184.216.34"]
+    calls = []
+
+    def slow_redirect(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        time.sleep(0.3)
+        return httpx.Response(302, headers={"Location": f"/next{len(calls)}"})
+
+    started = time.monotonic()
+    with pytest.raises(FetchError) as err:
+        fetch_image(
+            "http://hop.example.com/a.png",
+            max_bytes=10**6,
+            timeout=0.5,
+            max_redirects=10,
+            transport=httpx.MockTransport(slow_redirect),
+        )
+    assert err.value.code == "timeout"
+    assert len(calls) == 2 and time.monotonic() - started < 1.0
