@@ -316,8 +316,11 @@ def cutout_create(
         "idempotency_key": idempotency_key,
     }
     previous = _dedup_source(workspace, dedup_key)
-    if previous is not None:
-        return _dedup_copy(previous, data=data, common=common, idempotency_key=idempotency_key)
+    stored = _dedup_files(previous) if previous is not None else None
+    if previous is not None and stored is not None:
+        return _dedup_copy(
+            previous, stored, data=data, common=common, idempotency_key=idempotency_key
+        )
 
     decoded = engine.decode_image(data, engine_limits())
 
@@ -409,8 +412,36 @@ def _process(
         raise
 
 
+def _dedup_files(previous: Cutout) -> tuple[bytes, bytes] | None:
+    """``previous``'s stored matte and result; None (and no more dedup from it) if unreadable.
+
+    Files can go missing under a record (a retention sweep stopped halfway, a bucket cleaned by
+    hand). Such a record must not answer every identical request with an error: it is taken out
+    of dedup, and the request is processed afresh.
+    """
+    try:
+        with previous.matte.open("rb") as handle:
+            matte = handle.read()
+        with previous.result.open("rb") as handle:
+            result = handle.read()
+    except FileNotFoundError as exc:  # locally and on S3 (django-storages maps its 404)
+        logger.warning(
+            "cutout %s cannot be reused (%s); processing the request again",
+            previous.pk,
+            type(exc).__name__,
+        )
+        Cutout.objects.filter(pk=previous.pk).update(dedup_key="")
+        return None
+    return matte, result
+
+
 def _dedup_copy(
-    previous: Cutout, *, data: bytes, common: dict[str, Any], idempotency_key: str | None
+    previous: Cutout,
+    stored: tuple[bytes, bytes],
+    *,
+    data: bytes,
+    common: dict[str, Any],
+    idempotency_key: str | None,
 ) -> Cutout:
     """A new, free record with its own copies of ``previous``'s matte and result."""
     try:
@@ -433,11 +464,9 @@ def _dedup_copy(
             raise CutoutInProgress(existing) from None
         return replay
     try:
-        with previous.matte.open("rb") as handle:
-            _save_file(cutout.matte, "matte.png", handle.read())
+        _save_file(cutout.matte, "matte.png", stored[0])
         ext = str(previous.result.name).rsplit(".", 1)[-1]
-        with previous.result.open("rb") as handle:
-            _save_file(cutout.result, f"result.{ext}", handle.read())
+        _save_file(cutout.result, f"result.{ext}", stored[1])
         if common["workspace"].keep_originals:
             ext = str(previous.original.name).rsplit(".", 1)[-1] if previous.original else "bin"
             _save_file(cutout.original, f"original.{ext}", data)

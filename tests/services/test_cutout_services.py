@@ -183,6 +183,26 @@ def test_dedup_is_free_and_gets_its_own_files() -> None:
     assert create(other).credits_charged == 1
 
 
+@pytest.mark.parametrize("lost", ["matte", "result"])
+def test_dedup_source_whose_files_are_gone_is_made_again(lost) -> None:
+    """A stored file can vanish (a retention sweep halfway, a bucket cleaned by hand): the same
+    request must then be processed afresh, not answered with an error forever."""
+    caller = make_caller(credits=5)
+    first = create(caller)
+    field = getattr(first, lost)
+    field.storage.delete(field.name)
+    again = create(caller)
+    assert again.status == Cutout.Status.SUCCEEDED and again.credits_charged == 1
+    assert "dedup_of" not in again.metadata
+    assert open_image(again.result.read()).size == (160, 120)
+    assert balance(caller.workspace) == 3
+    # The broken record is no longer offered for dedup; the new one is.
+    third = create(caller)
+    assert third.metadata["dedup_of"] == str(again.pk) and third.credits_charged == 0
+    assert Cutout.objects.filter(status=Cutout.Status.FAILED).count() == 0
+    assert balance(caller.workspace) == 3
+
+
 def test_idempotency_key_returns_the_same_cutout_and_charges_once() -> None:
     caller = make_caller(credits=5)
     first = create(caller, idempotency_key="abc")
