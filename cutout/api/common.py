@@ -257,12 +257,17 @@ def run_cutout(
 
 
 def credit_headers(response: HttpResponse, cutout: Any) -> None:
-    """``X-Credits-Charged`` and ``X-Credits-Remaining`` after a cutout."""
+    """``X-Credits-Charged`` (what *this* request cost) and ``X-Credits-Remaining``.
+
+    An idempotent replay returns the earlier cutout but charges nothing now, so it says 0: a
+    client that adds the header up must not count a retry twice.
+    """
     from billing.selectors import balance_for
 
-    response["X-Credits-Charged"] = str(cutout.credits_charged)
+    replayed = bool(getattr(cutout, "replayed", False))
+    response["X-Credits-Charged"] = "0" if replayed else str(cutout.credits_charged)
     response["X-Credits-Remaining"] = str(balance_for(cutout.workspace_id).available)
-    if getattr(cutout, "replayed", False):
+    if replayed:
         response["Idempotent-Replayed"] = "true"
 
 

@@ -408,7 +408,7 @@ RATE_HEADERS = {
 CREDIT_HEADERS = {
     **RATE_HEADERS,
     "X-Credits-Charged": {
-        "description": "Credits this request cost (0 when served from an identical earlier one).",
+        "description": "Credits this request cost (0 for an identical earlier image or a replay).",
         "schema": {"type": "string"},
     },
     "X-Credits-Remaining": {

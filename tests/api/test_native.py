@@ -103,6 +103,28 @@ def test_idempotency_key_retries_are_safe(client, caller) -> None:
     assert "Idempotency-Key" in error_of(other, 409, "conflict")["message"]
 
 
+def test_a_replayed_answer_reports_no_new_charge(client, caller) -> None:
+    """X-Credits-Charged tells what *this* request cost: a client adding it up must not count
+    a retry twice. The cutout itself still says it cost one credit."""
+    data = image_bytes(160, 120)
+    headers = {**auth(caller), "HTTP_IDEMPOTENCY_KEY": "retry-me"}
+    first = client.post(CUTOUTS, {"image": SimpleUploadedFile("a.jpg", data)}, **headers)
+    second = client.post(CUTOUTS, {"image": SimpleUploadedFile("a.jpg", data)}, **headers)
+    assert first["X-Credits-Charged"] == "1" and second["X-Credits-Charged"] == "0"
+    assert second["Idempotent-Replayed"] == "true" and second.json()["credits_charged"] == 1
+    assert first["X-Credits-Remaining"] == second["X-Credits-Remaining"] == "9"
+    # Every dialect answers a replay the same way (remove.bg's header here).
+    rb = {"HTTP_X_API_KEY": caller.secret, "HTTP_IDEMPOTENCY_KEY": "rb-retry"}
+    png = image_bytes(160, 120, "PNG")
+    charged = [
+        client.post("/v1.0/removebg", {"image_file": SimpleUploadedFile("b.png", png)}, **rb)[
+            "X-Credits-Charged"
+        ]
+        for _ in range(2)
+    ]
+    assert charged == ["1", "0"] and balance(caller.workspace) == 8
+
+
 def test_identical_request_without_key_is_free(client, caller) -> None:
     data = image_bytes(160, 120)
     first = client.post(CUTOUTS, {"image": SimpleUploadedFile("a.jpg", data)}, **auth(caller))
