@@ -49,7 +49,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "not_found": (404, "not_found"),
     "method_not_allowed": (405, "method_not_allowed"),
     "conflict": (409, "conflict"),
-    "unavailable": (502, "upstream_error"),
+    "unavailable": (500, "internal_server_error"),  # the table's one server error
     "internal": (500, "internal_server_error"),
 }
 DETAILS = {

@@ -191,3 +191,21 @@ def test_internal_server_error_is_json_and_charges_nothing(
     assert "Traceback" not in r.text and "ZeroDivisionError" not in r.text
     assert any(body["request_id"] in rec.getMessage() for rec in caplog.records)
     assert balance(live_caller.workspace) == 10
+
+
+def test_missing_model_is_the_tables_server_error_and_charges_nothing(
+    client, caller, monkeypatch, caplog
+) -> None:
+    """The seed's table has one server error (500 internal_server_error, "retry later"); a model
+    that is not installed must come back as that, not as a status and code it does not list."""
+    from cutout import engine
+
+    def missing(*args, **kwargs):
+        raise engine.ModelMissing("u2netp.onnx is not installed")
+
+    monkeypatch.setattr(engine, "compute_matte", missing)
+    body = assert_error(
+        post(client, caller.secret, image_bytes(80, 60)), 500, "internal_server_error"
+    )
+    assert "u2netp" not in body["message"]  # no server internals for the caller
+    assert balance(caller.workspace) == 10
