@@ -13,6 +13,7 @@ from django import forms as django_forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, F
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,7 +22,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import errors, forms, permissions, selectors, services
+from accounts import errors, forms, permissions, selectors, services, throttle
 from accounts.decorators import manager_required, workspace_required
 from accounts.middleware import MemberRequest, switch_workspace
 from accounts.models import ApiKey, Invitation, Membership, Role, User, Workspace
@@ -51,6 +52,62 @@ def _forbidden(request: HttpRequest, message: str) -> HttpResponse:
     return render(request, "accounts/forbidden.html", {"message": message}, status=403)
 
 
+def _throttled(
+    request: HttpRequest, template: str | list[str], context: dict[str, Any], wait: int
+) -> HttpResponse:
+    """The form page again, saying to wait: 429 with Retry-After."""
+    messages.error(request, throttle.message(wait))
+    response = render(request, template, context, status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+# --- sign-in and password reset (Django's views, throttled) -----------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login; failed attempts are counted per address and per client."""
+
+    authentication_form = forms.EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        email = services.normalize_email(request.POST.get("username", ""))
+        wait = max(
+            throttle.wait_seconds("login_email", email),
+            throttle.wait_seconds("login_ip", throttle.client_ip(request)),
+        )
+        if wait:
+            # The password is not even checked: guessing gets no answer while throttled.
+            form = self.authentication_form(request, initial={"username": email})
+            context = self.get_context_data(form=form)
+            return _throttled(request, self.get_template_names(), context, wait)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        throttle.hit("login_email", services.normalize_email(form.data.get("username", "")))
+        throttle.hit("login_ip", throttle.client_ip(self.request))
+        return super().form_invalid(form)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form; reset mails are limited per address and per client."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        ip = throttle.client_ip(request)
+        wait = throttle.wait_seconds("reset_ip", ip)
+        if wait:
+            return _throttled(request, self.get_template_names(), self.get_context_data(), wait)
+        throttle.hit("reset_ip", ip)
+        email = services.normalize_email(request.POST.get("email", ""))
+        if throttle.wait_seconds("reset_email", email):
+            # Answered as if sent: the page tells neither whether the address has an account
+            # nor that its mailbox is being flooded; no more mail goes out for a while.
+            return HttpResponseRedirect(self.get_success_url())
+        throttle.hit("reset_email", email)
+        return super().post(request, *args, **kwargs)
+
+
 # --- sign-up and email verification -----------------------------------------------------------
 
 
@@ -67,6 +124,17 @@ def signup(request: HttpRequest) -> HttpResponse:
         except errors.InvitationInvalid as exc:
             invitation_error = exc.message
     initial = {"email": invitation.email} if invitation else {}
+    context: dict[str, Any] = {
+        "invitation": invitation,
+        "invitation_token": token if invitation else "",
+        "invitation_error": invitation_error,
+        "next": request.GET.get("next", ""),
+    }
+    ip = throttle.client_ip(request)
+    wait = throttle.wait_seconds("signup_ip", ip) if request.method == "POST" else 0
+    if wait:
+        form = forms.SignupForm(initial={**initial, "email": request.POST.get("email", "")})
+        return _throttled(request, "accounts/signup.html", {**context, "form": form}, wait)
     form = forms.SignupForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         email = form.cleaned_data["email"]
@@ -78,6 +146,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except errors.EmailTaken as exc:
             form.add_error("email", exc.message)
         else:
+            throttle.hit("signup_ip", ip)  # accounts made (each gets trial credits), not tries
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             if invited:
                 return _accept(request, token, user)
@@ -102,14 +171,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                     f"{invitation.workspace.name}.",
                 )
             return redirect(_safe_next(request, settings.LOGIN_REDIRECT_URL))
-    context = {
-        "form": form,
-        "invitation": invitation,
-        "invitation_token": token if invitation else "",
-        "invitation_error": invitation_error,
-        "next": request.GET.get("next", ""),
-    }
-    return render(request, "accounts/signup.html", context)
+    return render(request, "accounts/signup.html", {**context, "form": form})
 
 
 @require_http_methods(["GET", "POST"])
