@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -34,8 +35,21 @@ def _staff_user(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) else None
 
 
+# Moving credits (grants, refunds, releasing reservations, re-processing payment events) needs
+# this permission, not just staff status: superusers have it, others get it explicitly.
+WRITE_LEDGER_PERMISSION = "billing.add_ledgerentry"
+
+
+def can_write_ledger(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.has_perm(WRITE_LEDGER_PERMISSION))
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written only by services: visible, never added, changed or deleted here."""
+
+    def has_write_ledger_permission(self, request: HttpRequest) -> bool:
+        """For actions declared with ``permissions=["write_ledger"]``."""
+        return can_write_ledger(request)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -88,13 +102,17 @@ class CreditBalanceAdmin(ReadOnlyAdmin):
         ]
         return own + super().get_urls()
 
-    @admin.action(description="Grant credits to the selected workspaces…")
+    @admin.action(
+        description="Grant credits to the selected workspaces…", permissions=["write_ledger"]
+    )
     def grant_credits(self, request: HttpRequest, queryset: QuerySet[CreditBalance]) -> Any:
         first = queryset.first()
         url = reverse("admin:billing_creditbalance_grant")
         return HttpResponseRedirect(f"{url}?workspace={first.workspace_id}" if first else url)
 
     def grant_view(self, request: HttpRequest) -> HttpResponse:
+        if not can_write_ledger(request):
+            raise PermissionDenied("Granting credits needs the billing.add_ledgerentry permission.")
         if request.method == "POST":
             form = GrantForm(request.POST)
             if form.is_valid():
@@ -169,7 +187,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
             context["ledger_net"] = qs.aggregate(net=Sum("amount"))["net"] or 0
         return response
 
-    @admin.action(description="Refund the selected cutout debits…")
+    @admin.action(description="Refund the selected cutout debits…", permissions=["write_ledger"])
     def refund_debits(self, request: HttpRequest, queryset: QuerySet[LedgerEntry]) -> Any:
         debits = queryset.filter(kind=LedgerEntry.Kind.DEBIT, refunded_by__isnull=True)
         if "apply" in request.POST:
@@ -238,7 +256,9 @@ class ReservationAdmin(ReadOnlyAdmin):
     list_select_related = ("workspace", "api_key", "user")
     actions = ("release_held",)
 
-    @admin.action(description="Release the selected held reservations")
+    @admin.action(
+        description="Release the selected held reservations", permissions=["write_ledger"]
+    )
     def release_held(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> None:
         n = 0
         for reservation in queryset.filter(status=Reservation.Status.HELD):
@@ -272,7 +292,9 @@ class StripeEventAdmin(ReadOnlyAdmin):
     search_fields = ("stripe_id",)
     actions = ("process_again",)
 
-    @admin.action(description="Process the selected failed events again")
+    @admin.action(
+        description="Process the selected failed events again", permissions=["write_ledger"]
+    )
     def process_again(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
         results = [
             services.stripe_event_receive(event=e.payload).status

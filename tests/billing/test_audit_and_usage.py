@@ -324,3 +324,42 @@ def test_context_processor_flags_low_balance(workspace, settings):
     credits_grant(workspace=workspace, amount=6, reason="x", idempotency_key="g")
     ctx = context_processors.credits(request)
     assert bool(ctx["credits_low"]) is False and ctx["credits"].balance == 6
+
+
+def test_only_staff_allowed_to_write_the_ledger_move_credits(client, workspace, owner):
+    """Staff status opens the admin; moving credits needs billing.add_ledgerentry (superusers
+    have it). A support agent who may only look at the ledger can neither grant nor refund."""
+    from django.contrib.auth.models import Permission
+
+    owner.is_staff = True
+    owner.save()
+    owner.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="billing",
+            codename__in=["view_ledgerentry", "view_creditbalance", "view_reservation"],
+        )
+    )
+    client.force_login(owner)
+    credits_grant(workspace=workspace, amount=5, reason="x", idempotency_key="g")
+    (debit,) = spend(workspace, 1)
+    grant_url = "/admin/billing/creditbalance/grant/"
+    assert client.get(grant_url).status_code == 403
+    data = {"workspace": workspace.id, "amount": 1000, "reason": "me", "token": "tok-1"}
+    assert client.post(grant_url, data).status_code == 403
+    listing = client.get("/admin/billing/ledgerentry/")
+    assert listing.status_code == 200 and "refund_debits" not in listing.content.decode()
+    client.post(
+        "/admin/billing/ledgerentry/",
+        {"action": "refund_debits", "_selected_action": [debit.pk], "apply": "1", "reason": "me"},
+    )
+    balances = client.get("/admin/billing/creditbalance/").content.decode()
+    assert "grant_credits" not in balances and grant_url not in balances
+    assert LedgerEntry.objects.filter(kind__in=["grant", "refund"]).count() == 1  # the setup's
+    assert balance_for(workspace).balance == 4
+
+    owner.user_permissions.add(
+        Permission.objects.get(content_type__app_label="billing", codename="add_ledgerentry")
+    )
+    assert grant_url in client.get("/admin/billing/creditbalance/").content.decode()
+    assert client.post(grant_url, data).status_code == 302
+    assert balance_for(workspace).balance == 1004
