@@ -168,7 +168,7 @@ class InvitationAdmin(admin.ModelAdmin):
             return "expired"
         return "pending"
 
-    @admin.action(description="Withdraw selected invitations")
+    @admin.action(description="Withdraw selected invitations", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
         count = 0
         for invitation in queryset.select_related("workspace"):
@@ -226,7 +226,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def active(self, obj: ApiKey) -> bool:
         return obj.is_active
 
-    @admin.action(description="Revoke selected keys (immediately)")
+    @admin.action(description="Revoke selected keys (immediately)", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         count = 0
         for key in queryset.filter(revoked_at__isnull=True).select_related("workspace"):

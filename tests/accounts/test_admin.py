@@ -145,3 +145,28 @@ def test_change_pages_open(cast: Cast, staff, mailoutbox):
     for model, pk in pages:
         assert staff.get(reverse(f"admin:accounts_{model}_change", args=[pk])).status_code == 200
     assert ApiKey.objects.count() == 0
+
+
+def test_view_only_staff_cannot_revoke_keys_or_withdraw_invitations(cast: Cast, mailoutbox):
+    """Admin actions that change rows need the change permission, like the change form does."""
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user(email="viewer@example.com", password=PASSWORD, is_staff=True)
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_apikey", "view_invitation"])
+    )
+    client = client_in(viewer, services.workspace_ensure_personal(user=viewer))
+    key, secret = services.api_key_create(workspace=cast.team, name="prod")
+    invitation = services.invitation_create(workspace=cast.team, email="y@example.com")
+    listing = client.get(reverse("admin:accounts_apikey_changelist"))
+    assert listing.status_code == 200 and 'value="revoke"' not in listing.content.decode()
+    client.post(
+        reverse("admin:accounts_apikey_changelist"),
+        {"action": "revoke", "_selected_action": [key.pk]},
+    )
+    client.post(
+        reverse("admin:accounts_invitation_changelist"),
+        {"action": "revoke", "_selected_action": [invitation.pk]},
+    )
+    assert selectors.api_key_authenticate(secret) == key
+    assert Invitation.objects.get(pk=invitation.pk).revoked_at is None
