@@ -97,6 +97,23 @@ class DecodedImage:
         return self.image if self.image.mode == "RGB" else self.image.convert("RGB")
 
     @cached_property
+    def _reductions(self) -> dict[int, Image.Image]:
+        return {}
+
+    def reduced(self, min_side: int) -> Image.Image:
+        """The RGB image box-reduced by the largest integer factor that keeps its long side at least
+        ``min_side`` (the image itself when that factor is 1). Cached: the model input and the
+        guided filter share one, and Pillow's ``reduce`` is a fraction of a resize's cost.
+        """
+        factor = max(1, max(self.size) // max(1, min_side))
+        if factor == 1:
+            return self.rgb_image
+        cache = self._reductions
+        if factor not in cache:
+            cache[factor] = self.rgb_image.reduce(factor)
+        return cache[factor]
+
+    @cached_property
     def alpha(self) -> np.ndarray | None:
         """The source's own ``(H, W)`` uint8 alpha, or None when it is opaque."""
         return np.asarray(self.image.getchannel("A")) if self.has_alpha else None

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import uniform_filter
 
-STAT_SIDE = 256  # long side of the copy the local colour means are computed on
+STAT_SIDE = 256  # (about) the long side of the copy the local colour means are computed on
 WIDE_RADIUS = 0.08  # level-1 box radius as a fraction of the long side (two passes: ~tent filter)
 NARROW_RADIUS = 0.015  # level-2 radius
 _EPS = 1e-3
@@ -64,43 +64,52 @@ def _bilinear_at(
     return np.asarray(top * (1.0 - wy) + bottom * wy, dtype=np.float32)
 
 
-def estimate_foreground(
-    rgb: np.ndarray, alpha: np.ndarray, *, zero_hidden: bool = False, out: np.ndarray | None = None
-) -> np.ndarray:
-    """Return a copy of ``rgb`` (H, W, 3 uint8) with partial-alpha pixels decontaminated.
+def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Return a copy of ``rgb`` (H, W, 3 uint8) with partial-alpha pixels decontaminated."""
+    out = np.array(rgb, dtype=np.uint8, copy=True)
+    ys, xs = np.nonzero((alpha > 0) & (alpha < 255))
+    if ys.size:
+        out[ys, xs] = _decontaminate(rgb, alpha, ys, xs)
+    return out
 
-    With ``zero_hidden`` the colour of fully transparent pixels is set to 0 in the same pass (it is
-    invisible, and zeros compress to nothing and cannot leak the hidden background). ``out`` may be
-    a (H, W, 3) uint8 view to write into, such as the colour channels of an RGBA buffer.
+
+def cutout_rgba(rgb: np.ndarray, alpha: np.ndarray, *, zero_hidden: bool = True) -> np.ndarray:
+    """(H, W, 4) uint8: decontaminated colour plus ``alpha``.
+
+    With ``zero_hidden`` fully transparent pixels become (0, 0, 0, 0): they are invisible, zeros
+    compress to nothing, and the hidden background cannot leak out of the file.
     """
-    if out is None:
-        out = np.empty(rgb.shape, dtype=np.uint8)
+    image = Image.fromarray(rgb)
+    image.putalpha(Image.fromarray(alpha))  # Pillow interleaves in C, ~3x quicker than numpy
+    rgba = np.array(image)
+    ys, xs = np.nonzero((alpha > 0) & (alpha < 255))
+    if ys.size:
+        rgba[ys, xs, :3] = _decontaminate(rgb, alpha, ys, xs)
     if zero_hidden:
-        np.multiply(rgb, (alpha > 0)[..., None], out=out, dtype=np.uint8)
-    else:
-        out[...] = rgb
-    band = (alpha > 0) & (alpha < 255)
-    ys, xs = np.nonzero(band)
-    if ys.size == 0:
-        return out
+        pixels = rgba.view(np.uint32).reshape(alpha.shape)  # one 32-bit word per pixel
+        np.multiply(pixels, alpha > 0, out=pixels)
+    return rgba
+
+
+def _decontaminate(
+    rgb: np.ndarray, alpha: np.ndarray, ys: np.ndarray, xs: np.ndarray
+) -> np.ndarray:
+    """Foreground colour (N, 3) uint8 at the band pixels (ys, xs)."""
     height, width = alpha.shape
-    scale = min(1.0, STAT_SIDE / max(height, width))
-    small_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small_rgb = Image.fromarray(rgb).resize(small_size, Image.Resampling.BOX)
-    small_a = Image.fromarray(alpha).resize(small_size, Image.Resampling.BOX)
+    factor = max(1, max(height, width) // STAT_SIDE)  # integer box reduction: cheap in Pillow
+    small_rgb = Image.fromarray(rgb).reduce(factor)
+    small_a = Image.fromarray(alpha).reduce(factor)
     i_s = np.asarray(small_rgb, dtype=np.float32) * (1.0 / 255.0)
     a_s = np.asarray(small_a, dtype=np.float32)[..., None] * (1.0 / 255.0)
-    long_side = max(small_size)
+    long_side = max(small_rgb.size)
     # Level 1, wide: colour means from far enough away to reach clean foreground and background.
     f1, b1 = _blur_fusion(i_s, i_s, i_s, a_s, max(3, round(WIDE_RADIUS * long_side)))
     # Level 2, narrow: the same with level 1's estimates, for local colour.
     fg_mean, bg_mean = _blur_means(f1, b1, a_s, max(2, round(NARROW_RADIUS * long_side)))
-
     # Bilinear samples of the two smooth maps at the band pixels only (a few percent of the image).
     f_s = _bilinear_at(fg_mean, ys, xs, (height, width))
     b_s = _bilinear_at(bg_mean, ys, xs, (height, width))
     a = alpha[ys, xs].astype(np.float32)[:, None] * (1.0 / 255.0)
     i = rgb[ys, xs].astype(np.float32) * (1.0 / 255.0)
     f = f_s + a * (i - a * f_s - (1.0 - a) * b_s)
-    out[ys, xs] = np.clip(f * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return out
+    return np.clip(f * 255.0 + 0.5, 0, 255).astype(np.uint8)

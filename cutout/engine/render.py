@@ -18,7 +18,7 @@ from PIL import Image, ImageFilter
 from . import encode as enc
 from .decode import DecodedImage
 from .errors import InvalidOption
-from .foreground import estimate_foreground
+from .foreground import cutout_rgba
 from .matte import Matte
 from .options import Options
 
@@ -109,9 +109,7 @@ def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
     ):
         # The most common request (and the benchmark's): a full-size transparent PNG. Straight from
         # arrays to our PNG writer, with no intermediate PIL images or copies.
-        rgba = np.empty((height, width, 4), dtype=np.uint8)
-        estimate_foreground(image.rgb, alpha, zero_hidden=True, out=rgba[..., :3])
-        rgba[..., 3] = alpha
+        rgba = cutout_rgba(image.rgb, alpha)
         _lap(timings, "layout", start)
         timings["compose"] = 0.0
         start = time.perf_counter()
@@ -177,8 +175,7 @@ def _render_general(
     a_region = alpha[region[1] : region[3], region[0] : region[2]]
     if options.mode != "mask":
         rgb_region = image.rgb[region[1] : region[3], region[0] : region[2]]
-        colour = estimate_foreground(rgb_region, a_region, zero_hidden=plain_cutout)
-        layer = Image.fromarray(np.dstack([colour, a_region]), "RGBA")
+        layer = Image.fromarray(cutout_rgba(rgb_region, a_region, zero_hidden=plain_cutout), "RGBA")
     else:
         layer = Image.fromarray(np.ascontiguousarray(a_region), "L")
     if region != canvas:
