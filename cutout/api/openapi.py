@@ -631,7 +631,7 @@ DIALECTS = [
     {
         "name": "remove.bg",
         "auth": "X-Api-Key",
-        "endpoints": ["POST /v1.0/removebg"],
+        "endpoints": ["POST /v1.0/removebg", "GET /v1.0/account"],
         "notes": "image_file, image_file_b64 or image_url; size, type, format (auto/png/jpg/webp/zip), "
         "channels, crop, crop_margin, bg_color, add_shadow. Image body (or JSON with "
         "Accept: application/json); X-Width/X-Height/X-Type/X-Foreground-*/X-Credits-Charged "

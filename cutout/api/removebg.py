@@ -14,6 +14,9 @@ Header ``X-Api-Key`` (or ``Authorization: Bearer``). The image comes back as the
 "foreground_height"}}`` with ``Accept: application/json``; headers ``X-Type``, ``X-Width``,
 ``X-Height``, ``X-Credits-Charged``, ``X-Foreground-Top/Left/Width/Height``.
 Errors: ``{"errors": [{"title", "code", "detail"?}]}`` with 400, 402, 403 or 429.
+
+``GET /v1.0/account`` answers remove.bg's ``{"data": {"attributes": {"credits": {...}, "api":
+{...}}}}`` with the workspace's available credits.
 """
 
 from __future__ import annotations
@@ -246,6 +249,33 @@ def read_source(params: dict[str, Any], files: MultiValueDict[str, Any]) -> tupl
 def wants_json(request: HttpRequest) -> bool:
     accept = request.headers.get("Accept", "")
     return "application/json" in accept and not accept.strip().startswith("image/")
+
+
+@common.api_view(DIALECT, methods=("GET",))
+def account(request: HttpRequest) -> HttpResponse:
+    """``GET /v1.0/account``: remove.bg's balance shape, for client libraries that check it.
+
+    Every Cutout credit is bought (or granted), so all of them are reported as pay-as-you-go;
+    there are no subscription credits and no free calls.
+    """
+    from billing.selectors import balance_for
+
+    available = balance_for(common.api_workspace_key(request).workspace).available
+    return JsonResponse(
+        {
+            "data": {
+                "attributes": {
+                    "credits": {
+                        "total": available,
+                        "subscription": 0,
+                        "payg": available,
+                        "enterprise": 0,
+                    },
+                    "api": {"free_calls": 0, "sizes": "all"},
+                }
+            }
+        }
+    )
 
 
 @common.api_view(DIALECT)

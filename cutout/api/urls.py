@@ -28,6 +28,7 @@ urlpatterns = [
     re_path(r"^v1/(?P<rest>.*)$", not_found_view(api4ai.DIALECT)),
     # remove.bg
     re_path(r"^v1\.0/removebg/?$", removebg.removebg, name="removebg"),
+    re_path(r"^v1\.0/account/?$", removebg.account, name="removebg_account"),
     re_path(r"^v1\.0/(?P<rest>.*)$", not_found_view(removebg.DIALECT)),
     # Native API
     re_path(r"^api/v1/cutouts/?$", native.cutouts, name="api_cutouts"),

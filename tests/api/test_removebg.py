@@ -198,7 +198,7 @@ def test_errors(client, caller) -> None:
     capped = make_caller(credits=5, monthly_cap=0)
     errors_of(post(client, capped.secret, src), 402, "insufficient_credits")
     assert balance(caller.workspace) == 10
-    r = client.get("/v1.0/account")
+    r = client.get("/v1.0/improve", HTTP_X_API_KEY=caller.secret)
     errors_of(r, 404, "not_found")
 
 
@@ -217,3 +217,23 @@ def test_precise_errors_for_other_formats(client, caller) -> None:
     truncated = image_bytes(200, 150, "PNG")[:400]
     error = errors_of(post(client, caller.secret, truncated), 400, "failed_to_read_image")
     assert "truncated" in error["detail"]
+
+
+def test_account_balance_in_remove_bg_shape(host, live_caller) -> None:
+    """Client libraries read the balance from GET /v1.0/account (data.attributes.credits)."""
+    r = requests.get(f"{host}/v1.0/account", headers={"X-Api-Key": live_caller.secret}, timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+    assert r.json() == {
+        "data": {
+            "attributes": {
+                "credits": {"total": 10, "subscription": 0, "payg": 10, "enterprise": 0},
+                "api": {"free_calls": 0, "sizes": "all"},
+            }
+        }
+    }
+    denied = requests.get(f"{host}/v1.0/account", headers={"X-Api-Key": "nope"}, timeout=30)
+    assert denied.status_code == 403 and denied.json()["errors"][0]["code"] == "auth_failed"
+    wrong = requests.post(
+        f"{host}/v1.0/account", headers={"X-Api-Key": live_caller.secret}, timeout=30
+    )
+    assert wrong.status_code == 405 and "errors" in wrong.json()
