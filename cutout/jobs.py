@@ -329,7 +329,7 @@ def job_create(
                     item.finished_at = timezone.now()
             JobItem.objects.bulk_create(items)
             job_id = job.id
-            transaction.on_commit(lambda: job_enqueue(job_id=job_id))
+            transaction.on_commit(lambda: _enqueue_after_commit(job_id))
     except IntegrityError:
         for item in items:
             storage.storage_delete(item.input.name)
@@ -374,6 +374,23 @@ def _store_inputs(items: Sequence[JobItem], batch: Sequence[BatchFile]) -> None:
             with contextlib.suppress(Exception):
                 storage.storage_delete(item.input.name)
         raise
+
+
+def _enqueue_after_commit(job_id: Any) -> None:
+    """Queue the job's items; a broker outage must not turn the accepted job into an error."""
+    try:
+        job_enqueue(job_id=job_id)
+    except Exception:
+        if _eager():
+            raise
+        # The job is saved; the stale-item sweep (beat) queues its items once the broker is back.
+        logger.exception("could not queue the items of job %s now", job_id)
+
+
+def _eager() -> bool:
+    from cutout.celery import app
+
+    return bool(app.conf.task_always_eager)
 
 
 def job_enqueue(*, job_id: Any, only: Iterable[Any] | None = None) -> int:

@@ -222,11 +222,13 @@ class Worker:
                     os.killpg(proc.pid, signal.SIGTERM)
                     proc.wait(timeout=20)
                 except (ProcessLookupError, subprocess.TimeoutExpired):
-                    self.kill(proc)
+                    pass
+            self.kill(proc)  # whatever is left of its process group (pool processes)
 
-    def logs(self) -> str:
+    def logs(self, tail: int = 0) -> str:
+        """Every worker's log (the last ``tail`` characters of each, if given)."""
         return "\n".join(
-            f"--- {path.name}\n{path.read_text(errors='replace')[-6000:]}"
+            f"--- {path.name}\n{path.read_text(errors='replace')[-tail:]}"
             for path in sorted(self.log_dir.glob("worker-*.log"))
         )
 

@@ -47,7 +47,7 @@ def _wait_finished(job: Job, worker: Worker, timeout: float) -> None:
         wait_for(lambda: not unfinished.exists(), timeout=timeout, interval=0.5, what="the items")
         wait_for(lambda: _finished(job), timeout=60, interval=0.5, what="the job to close")
     except AssertionError as exc:
-        pytest.fail(f"{exc}: {jobs.job_progress(job)}\n{worker.logs()}")
+        pytest.fail(f"{exc}: {jobs.job_progress(job)}\n{worker.logs(tail=6000)}")
 
 
 def _assert_charged_once_each(job: Job, workspace: Any) -> None:
@@ -90,6 +90,8 @@ def test_a_batch_of_20_completes_with_20_charges(backend: Backend, worker: Worke
     assert default_storage.exists(str(job.result_zip.name))
     # Originals were deleted right after processing.
     assert not JobItem.objects.filter(job=job).exclude(input="").exists()
+    # The worker's pool process loaded its model once, when it started, not per task.
+    assert worker.logs().count("preloaded models: u2netp") == 1
 
 
 def test_sigkill_mid_batch_then_another_worker_does_every_item_exactly_once(
@@ -111,7 +113,7 @@ def test_sigkill_mid_batch_then_another_worker_does_every_item_exactly_once(
             mid_item, timeout=START_TIMEOUT + 120, interval=0.02, what="the batch to be under way"
         )
     except AssertionError:
-        pytest.fail(f"{jobs.job_progress(job)}\n{worker.logs()}")
+        pytest.fail(f"{jobs.job_progress(job)}\n{worker.logs(tail=6000)}")
     worker.kill(first)
     killed_at = time.monotonic()
     progress = jobs.job_progress(job)
