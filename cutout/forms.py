@@ -1,0 +1,156 @@
+"""Forms of the web app: cutout options (upload and re-render) and the library filters.
+
+The options form speaks the words people use on the page (transparent, mask, white, colour,
+crop, shadow) and turns them into :class:`cutout.engine.Options`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils import timezone
+
+from cutout import engine
+
+STYLE_CHOICES = (
+    ("transparent", "Transparent"),
+    ("mask", "Mask"),
+    ("white", "White"),
+    ("color", "Colour"),
+    ("crop", "Crop"),
+    ("shadow", "Shadow"),
+)
+FORMAT_CHOICES = (
+    ("png", "PNG"),
+    ("jpeg", "JPG"),
+    ("webp", "WebP"),
+    ("avif", "AVIF"),
+    ("zip", "ZIP (colour JPG + alpha PNG)"),
+)
+SIZE_CHOICES = (
+    ("full", "Full resolution"),
+    ("large", "Large (2048 px)"),
+    ("medium", "Medium (1024 px)"),
+    ("small", "Small (512 px)"),
+    ("preview", "Preview (256 px)"),
+)
+HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+
+
+class OptionsForm(forms.Form):
+    style = forms.ChoiceField(
+        label="Mode", choices=STYLE_CHOICES, initial="transparent", widget=forms.RadioSelect
+    )
+    bg_color = forms.RegexField(
+        label="Background colour",
+        regex=HEX_COLOUR,
+        initial="#4f46e5",
+        required=False,
+        widget=forms.TextInput(attrs={"type": "color"}),
+        error_messages={"invalid": "Pick a colour such as #4f46e5."},
+    )
+    format = forms.ChoiceField(label="Format", choices=FORMAT_CHOICES, initial="png")
+    size = forms.ChoiceField(label="Size", choices=SIZE_CHOICES, initial="full")
+    crop = forms.BooleanField(label="Crop to the subject", required=False)
+    crop_margin = forms.IntegerField(
+        label="Margin (%)", min_value=0, max_value=50, initial=0, required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        style = data.get("style")
+        if style == "mask" and data.get("format") == "zip":
+            self.add_error(
+                "format", "A mask is one greyscale image: choose PNG, JPG, WebP or AVIF."
+            )
+        return data
+
+    def engine_options(self, *, pipeline: str | None = None) -> engine.Options:
+        """The engine options the cleaned form asks for. Raises engine.InvalidOption."""
+        data = self.cleaned_data
+        style = data["style"]
+        kwargs: dict[str, Any] = {
+            "format": data["format"],
+            "size": data["size"],
+            "pipeline": pipeline or settings.CUTOUT_DEFAULT_PIPELINE,
+        }
+        crop = bool(data.get("crop"))
+        if style == "transparent":
+            kwargs["mode"] = "transparent"
+        elif style == "mask":
+            kwargs["mode"] = "mask"
+        elif style == "white":
+            kwargs.update(mode="background", bg_color="#ffffff")
+        elif style == "color":
+            kwargs.update(mode="background", bg_color=data.get("bg_color") or "#4f46e5")
+        elif style == "crop":
+            kwargs["mode"] = "transparent"
+            crop = True
+        elif style == "shadow":
+            kwargs["mode"] = "shadow"
+        if crop:
+            kwargs["crop"] = True
+            margin = data.get("crop_margin") or 0
+            kwargs["crop_margin"] = f"{margin}%"
+        return engine.Options(**kwargs)
+
+
+def style_of(options: dict[str, Any]) -> str:
+    """The page's word for stored engine options (the inverse of ``engine_options``)."""
+    mode = options.get("mode", "transparent")
+    colour = str(options.get("bg_color") or "").lower()
+    if mode == "background":
+        return "white" if colour in ("#ffffff", "#fff", "white") else "color"
+    if mode == "transparent" and options.get("crop"):
+        return "crop"
+    return str(mode)
+
+
+def initial_from(options: dict[str, Any]) -> dict[str, Any]:
+    """Initial form values that reproduce stored engine options."""
+    style = style_of(options)
+    colour = str(options.get("bg_color") or "")
+    margin = str(options.get("crop_margin") or "0").rstrip("%")
+    return {
+        "style": style,
+        "bg_color": colour if style == "color" and len(colour) == 7 else "#4f46e5",
+        "format": options.get("format", "png"),
+        "size": options.get("size", "full") if isinstance(options.get("size"), str) else "full",
+        "crop": bool(options.get("crop")) and style != "crop",
+        "crop_margin": int(margin) if margin.isdigit() else 0,
+    }
+
+
+DATE_CHOICES = (
+    ("", "Any time"),
+    ("today", "Today"),
+    ("7d", "Last 7 days"),
+    ("30d", "Last 30 days"),
+)
+MODE_FILTER_CHOICES = (("", "All modes"), *STYLE_CHOICES)
+
+
+class LibraryFilterForm(forms.Form):
+    date = forms.ChoiceField(label="Date", choices=DATE_CHOICES, required=False)
+    mode = forms.ChoiceField(label="Mode", choices=MODE_FILTER_CHOICES, required=False)
+    member = forms.ChoiceField(label="Member", choices=(("", "Everyone"),), required=False)
+
+    def __init__(self, *args: Any, members: list[tuple[str, str]] | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        field = self.fields["member"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Everyone"), *(members or []), ("api", "API keys")]
+
+    def since(self) -> Any:
+        value = self.cleaned_data.get("date") if self.is_valid() else ""
+        now = timezone.localtime()
+        if value == "today":
+            return now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if value == "7d":
+            return now - timedelta(days=7)
+        if value == "30d":
+            return now - timedelta(days=30)
+        return None

@@ -1,0 +1,86 @@
+/* Batch page: polls the small status endpoint and updates counts and items until the batch closes. */
+(function () {
+  "use strict";
+  var root = document.getElementById("batch");
+  if (!root) return;
+  var url = root.getAttribute("data-status-url");
+  var list = document.getElementById("items");
+  var zip = document.getElementById("zip-link");
+
+  function text(id, value) {
+    var el = document.getElementById(id);
+    if (el) el.textContent = String(value);
+  }
+
+  function itemStatus(item) {
+    if (item.status === "failed") {
+      var span = document.createElement("span");
+      var strong = document.createElement("strong");
+      strong.textContent = "Failed: ";
+      span.appendChild(strong);
+      span.appendChild(document.createTextNode((item.error_message || "could not process this image") + " (not charged)"));
+      return span;
+    }
+    var labels = { done: "Done", running: "Removing the background…", queued: "Queued" };
+    return document.createTextNode(labels[item.status] || item.status);
+  }
+
+  function updateItem(item) {
+    var li = list.querySelector('[data-id="' + item.id + '"]');
+    if (!li || li.getAttribute("data-state") === item.status) return;
+    li.setAttribute("data-state", item.status);
+    var status = li.querySelector(".item-status");
+    status.innerHTML = "";
+    status.appendChild(itemStatus(item));
+    if (item.thumb_url) {
+      var holder = li.querySelector(".item-thumb");
+      holder.innerHTML = "";
+      var img = document.createElement("img");
+      img.alt = "";
+      img.src = item.thumb_url;
+      holder.appendChild(img);
+    }
+    if (item.url) {
+      var action = li.querySelector(".item-action");
+      action.innerHTML = "";
+      var a = document.createElement("a");
+      a.className = "button small secondary";
+      a.href = item.url;
+      a.textContent = "View";
+      action.appendChild(a);
+    }
+  }
+
+  function apply(data) {
+    text("count-done", data.done);
+    text("count-failed", data.failed);
+    text("count-remaining", data.remaining);
+    text("count-total", data.total);
+    var total = data.total || 1;
+    document.getElementById("bar-done").style.width = (100 * data.done / total) + "%";
+    document.getElementById("bar-failed").style.width = (100 * data.failed / total) + "%";
+    text("batch-state", data.closed ? "Finished." : data.finished ? "Packing the ZIP…" : "Working… this page updates by itself.");
+    data.items.forEach(updateItem);
+    if (data.zip_url && zip) {
+      zip.href = data.zip_url;
+      zip.hidden = false;
+      zip.classList.remove("disabled");
+      zip.removeAttribute("aria-disabled");
+    }
+    root.setAttribute("data-closed", data.closed ? "true" : "false");
+  }
+
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) throw new Error(String(r.status));
+        return r.json();
+      })
+      .then(function (data) {
+        apply(data);
+        if (!data.closed) setTimeout(poll, 1000);
+      }, function () { setTimeout(poll, 4000); });
+  }
+
+  if (root.getAttribute("data-closed") !== "true") setTimeout(poll, 500);
+})();

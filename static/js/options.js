@@ -1,0 +1,49 @@
+/* Cutout options: show the fields that matter for the chosen mode. No dependencies. */
+(function () {
+  "use strict";
+  document.querySelectorAll("form").forEach(function (form) {
+    var radios = form.querySelectorAll('input[name="style"]');
+    if (!radios.length) return;
+    var crop = form.querySelector('input[name="crop"]');
+    var colour = form.querySelector('input[name="bg_color"]');
+    var output = form.querySelector("#bg-color-value");
+    var format = form.querySelector('select[name="format"]');
+
+    function style() {
+      var checked = form.querySelector('input[name="style"]:checked');
+      return checked ? checked.value : "transparent";
+    }
+
+    function update() {
+      var s = style();
+      form.querySelectorAll("[data-show-for]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-show-for").split(" ").indexOf(s) < 0;
+      });
+      form.querySelectorAll("[data-hide-for]").forEach(function (el) {
+        el.hidden = el.getAttribute("data-hide-for").split(" ").indexOf(s) >= 0;
+      });
+      var cropping = s === "crop" || (crop && crop.checked && s !== "mask");
+      form.querySelectorAll("[data-show-for-crop]").forEach(function (el) {
+        el.hidden = !cropping;
+      });
+      if (format) {
+        var zip = format.querySelector('option[value="zip"]');
+        if (zip) {
+          zip.disabled = s === "mask";
+          if (zip.disabled && format.value === "zip") format.value = "png";
+        }
+      }
+      form.querySelectorAll(".mode-option").forEach(function (label) {
+        var input = label.querySelector("input");
+        label.classList.toggle("selected", !!(input && input.checked));
+      });
+    }
+
+    radios.forEach(function (r) { r.addEventListener("change", update); });
+    if (crop) crop.addEventListener("change", update);
+    if (colour && output) {
+      colour.addEventListener("input", function () { output.textContent = colour.value; });
+    }
+    update();
+  });
+})();

@@ -1,0 +1,440 @@
+/* Upload page: file picker, drag and drop, paste; checks against the server's limits before
+   sending; per-file upload and processing progress. One image makes a cutout, several a batch.
+   No dependencies. */
+(function () {
+  "use strict";
+  var form = document.getElementById("upload-form");
+  if (!form) return;
+  var limits = JSON.parse(document.getElementById("upload-limits").textContent);
+  var input = document.getElementById("file-input");
+  var queue = document.getElementById("queue");
+  var template = document.getElementById("queue-item");
+  var overlay = document.getElementById("drop-overlay");
+  var problemBox = document.getElementById("client-problem");
+  var busy = false;
+  var PREVIEW_SIDE = 1400;
+  var BATCH_PREVIEWS = 12;
+
+  function formatBytes(n) {
+    if (n >= 1024 * 1024) return (n / (1024 * 1024)).toFixed(1) + " MB";
+    if (n >= 1024) return Math.round(n / 1024) + " KB";
+    return n + " bytes";
+  }
+
+  function extension(name) {
+    var i = (name || "").lastIndexOf(".");
+    return i < 0 ? "" : name.slice(i).toLowerCase();
+  }
+
+  function isZip(file) {
+    return extension(file.name) === ".zip" || file.type === "application/zip" ||
+      file.type === "application/x-zip-compressed";
+  }
+
+  function checkFile(file) {
+    if (isZip(file)) return null;
+    var known = limits.types.indexOf(file.type) >= 0 || limits.extensions.indexOf(extension(file.name)) >= 0;
+    if (!known) {
+      return {
+        code: "unsupported_file",
+        title: "Unsupported file",
+        message: "Cutout reads JPG, PNG, WebP, AVIF, GIF, BMP and TIFF images" +
+          (file.type ? ", not " + file.type + "." : ".") + " Nothing was uploaded or charged."
+      };
+    }
+    if (file.size > limits.max_bytes) {
+      return {
+        code: "file_too_big",
+        title: "File too big",
+        message: formatBytes(file.size) + " is over the " + limits.max_mb + " MB limit per image. " +
+          "Nothing was uploaded or charged."
+      };
+    }
+    if (file.size === 0) {
+      return { code: "unsupported_file", title: "Empty file", message: "This file is empty." };
+    }
+    return null;
+  }
+
+  /* Width x height against the pixel limit, where the browser can decode the image. */
+  function checkPixels(file) {
+    if (isZip(file) || !window.createImageBitmap || file.size > limits.max_bytes) {
+      return Promise.resolve(null);
+    }
+    return createImageBitmap(file).then(function (bitmap) {
+      var pixels = bitmap.width * bitmap.height;
+      bitmap.close();
+      if (pixels > limits.max_pixels) {
+        return {
+          code: "file_too_big",
+          title: "Image too large",
+          message: (pixels / 1e6).toFixed(1) + " megapixels is over the " + limits.max_megapixels +
+            " megapixel limit. Scale it down and try again. Nothing was charged."
+        };
+      }
+      return null;
+    }, function () { return null; }); /* the server decides for formats the browser cannot read */
+  }
+
+  /* A small JPEG of what was uploaded, kept in this tab for the result page's compare slider
+     (the server does not keep originals unless the workspace asks it to). */
+  function makePreview(file) {
+    if (!window.createImageBitmap || isZip(file)) return Promise.resolve(null);
+    return createImageBitmap(file).then(function (bitmap) {
+      var scale = Math.min(1, PREVIEW_SIDE / Math.max(bitmap.width, bitmap.height));
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.max(1, Math.round(bitmap.width * scale));
+      canvas.height = Math.max(1, Math.round(bitmap.height * scale));
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      bitmap.close();
+      return canvas.toDataURL("image/jpeg", 0.86);
+    }, function () { return null; });
+  }
+
+  function keepPreview(cutoutId, dataUrl) {
+    if (!dataUrl || !window.sessionStorage) return;
+    var key = "cutout-before:" + cutoutId;
+    try {
+      sessionStorage.setItem(key, dataUrl);
+    } catch (e) {
+      /* Full: forget older previews and try once more. */
+      for (var i = sessionStorage.length - 1; i >= 0; i--) {
+        var k = sessionStorage.key(i);
+        if (k && k.indexOf("cutout-before:") === 0) sessionStorage.removeItem(k);
+      }
+      try { sessionStorage.setItem(key, dataUrl); } catch (e2) { /* no preview then */ }
+    }
+  }
+
+  function showProblem(title, message) {
+    problemBox.innerHTML = "";
+    var h = document.createElement("h2");
+    h.textContent = title;
+    var p = document.createElement("p");
+    p.textContent = message;
+    problemBox.appendChild(h);
+    problemBox.appendChild(p);
+    problemBox.hidden = false;
+  }
+
+  function hideProblem() {
+    problemBox.hidden = true;
+    var serverProblem = document.getElementById("upload-problem");
+    if (serverProblem) serverProblem.hidden = true;
+  }
+
+  function Row(name, file) {
+    var el = template.content.firstElementChild.cloneNode(true);
+    this.el = el;
+    this.status = el.querySelector(".queue-status");
+    this.bar = el.querySelector("progress");
+    this.action = el.querySelector(".queue-action");
+    this.img = el.querySelector(".queue-thumb img");
+    el.querySelector(".queue-name").textContent = name + (file ? " · " + formatBytes(file.size) : "");
+    if (file && !isZip(file) && /^image\//.test(file.type)) {
+      this.img.src = URL.createObjectURL(file);
+      this.img.hidden = false;
+    }
+    queue.appendChild(el);
+  }
+  Row.prototype.set = function (state, text, percent) {
+    this.el.setAttribute("data-state", state);
+    this.status.textContent = text;
+    if (percent === null) this.bar.removeAttribute("value");
+    else this.bar.value = percent;
+  };
+  Row.prototype.fail = function (problem) {
+    this.set("failed", "", 100);
+    this.status.textContent = "";
+    var strong = document.createElement("strong");
+    strong.textContent = problem.title + ": ";
+    this.status.appendChild(strong);
+    this.status.appendChild(document.createTextNode(problem.message));
+    this.el.setAttribute("data-code", problem.code || "");
+    this.action.innerHTML = "";
+    if (problem.action_url) {
+      var a = document.createElement("a");
+      a.className = "button small";
+      a.href = problem.action_url;
+      a.textContent = problem.action_label || "Open";
+      this.action.appendChild(a);
+    }
+  };
+  Row.prototype.done = function (url, thumbUrl) {
+    this.set("done", "Done", 100);
+    if (thumbUrl) {
+      this.img.src = thumbUrl;
+      this.img.hidden = false;
+    }
+    if (url) {
+      this.action.innerHTML = "";
+      var a = document.createElement("a");
+      a.className = "button small secondary";
+      a.href = url;
+      a.textContent = "View";
+      this.action.appendChild(a);
+    }
+  };
+
+  function problemFrom(status, body) {
+    if (body && body.error) return body.error;
+    if (status === 413) {
+      return { code: "file_too_big", title: "Upload too big", message: "The server refused the upload as too large. Nothing was charged." };
+    }
+    if (status === 0) {
+      return { code: "network", title: "Connection lost", message: "The upload did not reach the server. Check your connection and try again. Nothing was charged." };
+    }
+    return { code: "processing_failed", title: "Processing failed", message: "Something went wrong (" + status + "). You were not charged; please try again." };
+  }
+
+  function send(files, onUpload, onDone) {
+    var data = new FormData();
+    new FormData(form).forEach(function (value, key) {
+      if (key !== "image") data.append(key, value);
+    });
+    files.forEach(function (f) { data.append("image", f, f.name || "pasted-image.png"); });
+    var xhr = new XMLHttpRequest();
+    xhr.open("POST", form.action);
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.setRequestHeader("X-Requested-With", "XMLHttpRequest");
+    xhr.upload.onprogress = function (e) {
+      if (e.lengthComputable) onUpload(e.loaded, e.total, false);
+    };
+    xhr.upload.onload = function () { onUpload(1, 1, true); };
+    xhr.onload = function () {
+      var body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+      onDone(xhr.status, body);
+    };
+    xhr.onerror = function () { onDone(0, null); };
+    xhr.send(data);
+  }
+
+  function refreshCredits() {
+    /* The credit count in the top bar: one cheap page fetch is not worth it; update locally. */
+    var el = document.getElementById("credits-available");
+    return el;
+  }
+
+  function uploadOne(file, row) {
+    busy = true;
+    var preview = makePreview(file);
+    row.set("uploading", "Uploading 0%", 0);
+    send([file], function (loaded, total, finished) {
+      if (finished) row.set("processing", "Removing the background…", null);
+      else row.set("uploading", "Uploading " + Math.round((100 * loaded) / total) + "%", Math.round((90 * loaded) / total));
+    }, function (status, body) {
+      busy = false;
+      if (status === 201 && body && body.kind === "cutout") {
+        row.set("done", "Done — opening the result…", 100);
+        var credits = refreshCredits();
+        if (credits && body.credits_charged) {
+          credits.textContent = String(Math.max(0, parseInt(credits.textContent, 10) - body.credits_charged));
+        }
+        var go = function () { window.location.href = body.url; };
+        var timer = setTimeout(go, 2500);
+        preview.then(function (dataUrl) {
+          clearTimeout(timer);
+          keepPreview(body.id, dataUrl);
+          go();
+        });
+        return;
+      }
+      row.fail(problemFrom(status, body));
+    });
+  }
+
+  function summary() {
+    var box = document.getElementById("batch-summary");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "batch-summary";
+      box.className = "batch-summary";
+      box.setAttribute("role", "status");
+      queue.parentNode.insertBefore(box, queue);
+    }
+    return box;
+  }
+
+  function renderSummary(data, url) {
+    var box = summary();
+    box.innerHTML = "";
+    var text = document.createElement("p");
+    var parts = [data.done + " done", data.failed + " failed", data.remaining + " remaining"];
+    text.innerHTML = "";
+    var strong = document.createElement("strong");
+    strong.textContent = data.finished ? "Batch finished: " : "Batch in progress: ";
+    text.appendChild(strong);
+    text.appendChild(document.createTextNode(parts.join(" · ") + " of " + data.total));
+    box.appendChild(text);
+    var links = document.createElement("p");
+    links.className = "batch-links";
+    var open = document.createElement("a");
+    open.href = url;
+    open.className = "button small secondary";
+    open.textContent = "Open batch page";
+    links.appendChild(open);
+    if (data.zip_url) {
+      var zip = document.createElement("a");
+      zip.href = data.zip_url;
+      zip.className = "button small";
+      zip.textContent = "Download ZIP";
+      links.appendChild(zip);
+    }
+    box.appendChild(links);
+  }
+
+  function itemState(row, item) {
+    if (item.status === "done") row.done(item.url, item.thumb_url);
+    else if (item.status === "failed") {
+      row.fail({
+        code: item.error_code,
+        title: "Failed",
+        message: (item.error_message || "Could not process this image.") + " Not charged."
+      });
+    } else if (item.status === "running") row.set("processing", "Removing the background…", null);
+    else row.set("queued", "Queued", 100);
+  }
+
+  function uploadBatch(files, rows) {
+    busy = true;
+    var sizes = files.map(function (f) { return f.size; });
+    var sum = sizes.reduce(function (a, b) { return a + b; }, 0) || 1;
+    var previews = files.length <= BATCH_PREVIEWS ? files.map(makePreview) : [];
+    rows.forEach(function (r) { r.set("uploading", "Waiting to upload", 0); });
+    send(files, function (loaded, total, finished) {
+      var sent = finished ? sum : (loaded / total) * sum;
+      var start = 0;
+      rows.forEach(function (row, i) {
+        var part = Math.max(0, Math.min(1, (sent - start) / (sizes[i] || 1)));
+        start += sizes[i];
+        if (part >= 1) row.set("queued", finished ? "Uploaded · queued" : "Uploaded", 100);
+        else if (part > 0) row.set("uploading", "Uploading " + Math.round(part * 100) + "%", Math.round(part * 100));
+      });
+    }, function (status, body) {
+      if (!(status === 201 && body && body.kind === "batch")) {
+        busy = false;
+        var problem = problemFrom(status, body);
+        rows.forEach(function (r) { r.fail(problem); });
+        return;
+      }
+      /* A ZIP turns into its own list of items. */
+      if (rows.length !== body.items.length) {
+        queue.innerHTML = "";
+        rows = body.items.map(function (item) { return new Row(item.name, null); });
+      }
+      var stored = {};
+      function apply(data) {
+        data.items.forEach(function (item, i) {
+          var row = rows[i];
+          if (!row) return;
+          itemState(row, item);
+          if (item.status === "done" && previews[i] && !stored[i] && item.url) {
+            stored[i] = true;
+            var id = item.url.split("/").filter(Boolean).pop();
+            previews[i].then(function (dataUrl) { keepPreview(id, dataUrl); });
+          }
+        });
+        renderSummary(data, body.url);
+      }
+      apply(body);
+      if (body.closed) { busy = false; return; }
+      var poll = function () {
+        fetch(body.status_url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (r) { return r.json(); })
+          .then(function (data) {
+            apply(data);
+            if (data.closed) busy = false;
+            else setTimeout(poll, 1000);
+          }, function () { setTimeout(poll, 3000); });
+      };
+      setTimeout(poll, 700);
+    });
+  }
+
+  function handleFiles(list) {
+    hideProblem();
+    var files = Array.prototype.slice.call(list || []);
+    if (!files.length) return;
+    if (busy) {
+      showProblem("Still working", "Wait for the current upload to finish, then add more.");
+      return;
+    }
+    var zips = files.filter(isZip);
+    if (zips.length && files.length > 1) {
+      showProblem("One ZIP at a time", "Upload a ZIP on its own, or choose the images themselves.");
+      return;
+    }
+    if (files.length > limits.max_files) {
+      showProblem("Too many files", "A batch takes at most " + limits.max_files + " files; you chose " +
+        files.length + ". Upload them in parts, or as one ZIP.");
+      return;
+    }
+    queue.innerHTML = "";
+    var old = document.getElementById("batch-summary");
+    if (old) old.remove();
+    var rows = files.map(function (f) { return new Row(f.name || "Pasted image", f); });
+    Promise.all(files.map(checkPixels)).then(function (pixelProblems) {
+      var good = [], goodRows = [];
+      files.forEach(function (f, i) {
+        var problem = checkFile(f) || pixelProblems[i];
+        if (problem) rows[i].fail(problem);
+        else { good.push(f); goodRows.push(rows[i]); }
+      });
+      if (!good.length) return;
+      if (good.length === 1 && !isZip(good[0])) uploadOne(good[0], goodRows[0]);
+      else uploadBatch(good, goodRows);
+    });
+  }
+
+  input.addEventListener("change", function () {
+    var files = Array.prototype.slice.call(input.files || []);
+    input.value = "";
+    handleFiles(files);
+  });
+
+  /* Drag and drop anywhere on the page. */
+  var depth = 0;
+  function hasFiles(e) {
+    return e.dataTransfer && Array.prototype.indexOf.call(e.dataTransfer.types || [], "Files") >= 0;
+  }
+  document.addEventListener("dragenter", function (e) {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth++;
+    overlay.hidden = false;
+  });
+  document.addEventListener("dragover", function (e) {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+  });
+  document.addEventListener("dragleave", function (e) {
+    if (!hasFiles(e)) return;
+    depth = Math.max(0, depth - 1);
+    if (!depth) overlay.hidden = true;
+  });
+  document.addEventListener("drop", function (e) {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    depth = 0;
+    overlay.hidden = true;
+    handleFiles(e.dataTransfer.files);
+  });
+
+  /* Paste an image (a screenshot, a copied picture). */
+  document.addEventListener("paste", function (e) {
+    var items = (e.clipboardData && e.clipboardData.items) || [];
+    var files = [];
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].kind === "file") {
+        var f = items[i].getAsFile();
+        if (f) files.push(f);
+      }
+    }
+    if (files.length) {
+      e.preventDefault();
+      handleFiles(files);
+    }
+  });
+})();
