@@ -6,7 +6,8 @@ share them. What is counted, per window:
 
 - ``login_email`` / ``login_ip``: failed sign-ins for one address / from one client;
 - ``signup_ip``: accounts created from one client (each one gets trial credits);
-- ``reset_email`` / ``reset_ip``: password-reset requests for one address / from one client.
+- ``reset_email`` / ``reset_ip``: password-reset requests for one address / from one client;
+- ``invite_user``: invitation emails sent by one user (to addresses of their choosing).
 
 ``CUTOUT_AUTH_THROTTLE`` (a dict ``{rule: (limit, seconds)}``) overrides the defaults; a limit of
 0 turns a rule off. The client is ``REMOTE_ADDR``, or, behind ``CUTOUT_TRUSTED_PROXIES`` (how many
@@ -30,6 +31,7 @@ DEFAULT_RULES: dict[str, tuple[int, int]] = {
     "signup_ip": (10, 60 * 60),
     "reset_email": (3, 60 * 60),
     "reset_ip": (20, 60 * 60),
+    "invite_user": (50, 60 * 60),
 }
 KEY_PREFIX = "cutout:throttle:"
 

@@ -305,6 +305,12 @@ def team_invite(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         _form_errors_to_messages(request, form)
         return redirect("team")
+    inviter = str(req.user.pk)
+    wait = throttle.wait_seconds("invite_user", inviter)
+    if wait:  # invitations are mail to addresses of the sender's choosing: not a spam cannon
+        messages.error(request, throttle.message(wait))
+        return redirect("team")
+    throttle.hit("invite_user", inviter)
     try:
         invitation = services.invitation_create(
             workspace=req.workspace,

@@ -116,3 +116,14 @@ def test_a_rule_at_zero_is_off(settings):
     for _ in range(30):
         assert login(client, "free@example.com", "guess").status_code == 200
     assert login(client, "free@example.com", PASSWORD).status_code == 302
+
+
+def test_invitation_mails_per_user_are_limited(owner, settings, mailoutbox):
+    settings.CUTOUT_AUTH_THROTTLE = {"invite_user": (2, 3600)}
+    for n in range(3):
+        owner.client.post(
+            reverse("team_invite"), {"email": f"guest{n}@example.com", "role": "member"}
+        )
+    assert sorted(m.to[0] for m in mailoutbox) == ["guest0@example.com", "guest1@example.com"]
+    page = owner.client.get(reverse("team")).content.decode()
+    assert "Too many attempts" in page and "guest2@example.com" not in page
