@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 
 # What the engine decodes (see cutout.engine.decode); the browser checks type and extension.
 ACCEPTED_TYPES = (
@@ -68,7 +69,23 @@ def upload_limits() -> dict[str, Any]:
     }
 
 
+# Pages that make sense in any workspace: switching workspace there stays on the page.
+SWITCH_STAYS = {
+    "home",
+    "library",
+    "batches",
+    "workspace_usage",
+    "team",
+    "api_keys",
+    "billing",
+    "webhooks",
+}
+
+
 def web(request: HttpRequest) -> dict[str, Any]:
     match = getattr(request, "resolver_match", None)
-    name = match.url_name if match else ""
-    return {"nav_section": NAV_SECTIONS.get(name or "", "")}
+    name = (match.url_name if match else "") or ""
+    return {
+        "nav_section": NAV_SECTIONS.get(name, ""),
+        "switch_next": request.path if name in SWITCH_STAYS else reverse("home"),
+    }

@@ -31,11 +31,11 @@ FORMAT_CHOICES = (
     ("zip", "ZIP (colour JPG + alpha PNG)"),
 )
 SIZE_CHOICES = (
-    ("full", "Full resolution"),
-    ("large", "Large (2048 px)"),
-    ("medium", "Medium (1024 px)"),
-    ("small", "Small (512 px)"),
-    ("preview", "Preview (256 px)"),
+    ("full", "Full size"),
+    ("large", "2048 px"),
+    ("medium", "1024 px"),
+    ("small", "512 px"),
+    ("preview", "256 px"),
 )
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
 

@@ -852,7 +852,7 @@ def stacked_chart(series: list[Series], start: date, days: int) -> SafeString:
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" '
                 f'fill="{s.colour}"><title>{day:%b %d}: {escape(s.label)} {v}</title></rect>'
             )
-        if i % 7 == 0 or i == days - 1:
+        if (days - 1 - i) % 7 == 0:
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{height - 8}" text-anchor="middle">'
                 f"{day:%b %d}</text>"

@@ -131,7 +131,9 @@
     this.action = el.querySelector(".queue-action");
     this.img = el.querySelector(".queue-thumb img");
     el.querySelector(".queue-name").textContent = name + (file ? " · " + formatBytes(file.size) : "");
-    if (file && !isZip(file) && /^image\//.test(file.type)) {
+    if (file && !isZip(file) && /^image\//.test(file.type) && file.size <= limits.max_bytes) {
+      var img = this.img;
+      img.onerror = function () { img.hidden = true; };
       this.img.src = URL.createObjectURL(file);
       this.img.hidden = false;
     }
