@@ -48,7 +48,8 @@ def model_input(image: DecodedImage, model: str) -> np.ndarray:
         # An integer box reduction first (shared with the refinement step), then Lanczos: the
         # antialiasing of a full Lanczos resize at a quarter of its cost.
         source = image.reduced(2 * side)
-    small = source.resize((side, side), Image.Resampling.LANCZOS)
+    method = Image.Resampling.BILINEAR if spec.resample == "bilinear" else Image.Resampling.LANCZOS
+    small = source.resize((side, side), method)
     arr = np.asarray(small, dtype=np.float32)
     if spec.normalisation == "imagenet":
         arr = arr * (1.0 / max(float(arr.max()), 1e-6))
@@ -69,13 +70,22 @@ def predict(image: DecodedImage, model: str, ctx: Context) -> np.ndarray:
     with timed(ctx.timings, "inference"):
         out = run_model(model, tensor, ctx.model_dir)
     with timed(ctx.timings, "postprocess"):
-        if MODELS[model].normalisation == "imagenet":
-            # U^2-Net's side output is not calibrated; min-max scaling is how it was trained to be read.
-            low, high = float(out.min()), float(out.max())
-            out = (out - low) / (high - low) if high - low > 1e-6 else np.zeros_like(out)
-        else:
-            out = np.clip(out, 0.0, 1.0)
+        out = stretch(out, always=MODELS[model].normalisation == "imagenet")
     return out
+
+
+def stretch(prob: np.ndarray, *, always: bool) -> np.ndarray:
+    """Min-max scale a prediction to 0..1.
+
+    U^2-Net's side output is not calibrated: min-max scaling is how it is read (``always``).
+    ISNet's is a sigmoid already, but stretching it still helped on the dev set (IoU 0.8336 ->
+    0.8352, BF 0.6715 -> 0.6730); it is done only when the prediction reaches 0.5 somewhere, so an
+    image with no subject is not blown up into a false one.
+    """
+    low, high = float(prob.min()), float(prob.max())
+    if high - low > 1e-6 and (always or high >= 0.5):
+        return (prob - low) * (1.0 / (high - low))
+    return np.clip(prob, 0.0, 1.0) if not always else np.zeros_like(prob)
 
 
 def single_model(model: str) -> Callable[[DecodedImage, Context], np.ndarray]:
