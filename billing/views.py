@@ -117,7 +117,10 @@ def _threshold() -> int:
 @require_POST
 def checkout(request: HttpRequest) -> HttpResponse:
     membership = _membership_or_404(request)
-    pack = get_object_or_404(CreditPack, pk=request.POST.get("pack") or 0, active=True)
+    raw_pack = request.POST.get("pack", "")
+    if not raw_pack.isdigit():  # a tampered form: no such pack, not a server error
+        raise Http404("No such credit pack.")
+    pack = get_object_or_404(CreditPack, pk=int(raw_pack), active=True)
     try:
         payment = services.checkout_start(
             workspace=membership.workspace,

@@ -171,6 +171,14 @@ def test_checkout_refuses_inactive_packs(client, owner, workspace, pack, stripe_
     assert not Payment.objects.exists()
 
 
+def test_checkout_with_a_tampered_pack_id_is_a_404_not_a_crash(client, owner, pack, stripe_on):
+    client.force_login(owner)
+    for bad in ("abc", "1.5", "", "9999999", "9" * 30, "١٢"):
+        r = client.post(reverse("billing_checkout"), {"pack": bad, "token": "x"})
+        assert r.status_code == 404, bad
+    assert not Payment.objects.exists()
+
+
 def test_checkout_stripe_down_is_a_clear_error(client, owner, workspace, pack, settings):
     settings.STRIPE = {
         "secret_key": "sk_test_x",
