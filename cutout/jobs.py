@@ -113,6 +113,7 @@ class TransientError(Exception):
 class BatchFile:
     name: str
     data: bytes
+    too_large: bool = False  # over the upload limit: its item fails at once, data not kept
 
 
 def _read_capped(handle: IO[bytes], limit: int) -> bytes | None:
@@ -208,7 +209,7 @@ def zip_read(archive: bytes | IO[bytes]) -> list[BatchFile]:
                         "batch_too_large", f"The ZIP unpacks to more than {limit} bytes."
                     )
                 # One oversized file does not sink the batch: its item fails on its own.
-                files.append(BatchFile(name=name, data=b""))
+                files.append(BatchFile(name=name, data=b"", too_large=True))
                 total += per_file
                 continue
             total += len(data)
@@ -221,6 +222,7 @@ def _uploaded(files: Iterable[Any]) -> list[BatchFile]:
     per_file = settings.CUTOUT_MAX_UPLOAD_BYTES
     total = 0
     for item in files:
+        data: bytes | None
         if isinstance(item, BatchFile):
             name, data = item.name, item.data
         elif isinstance(item, tuple):
@@ -229,17 +231,16 @@ def _uploaded(files: Iterable[Any]) -> list[BatchFile]:
             name = str(getattr(item, "name", "") or "image")
             if hasattr(item, "seek"):
                 item.seek(0)
-            read = _read_capped(item, per_file)
-            data = b"" if read is None else read
-        name = posixpath.basename(name.replace("\\", "/")) or "image"
-        if len(data) > per_file:
-            data = b""
+            data = _read_capped(item, per_file)  # None: more than the limit
+        too_large = data is None or len(data) > per_file
+        data = b"" if data is None or too_large else data
         total += len(data)
         if total > max_total_bytes():
             raise JobInputError(
                 "batch_too_large", f"The files add up to more than {max_total_bytes()} bytes."
             )
-        out.append(BatchFile(name=name[:200], data=data))
+        name = posixpath.basename(name.replace("\\", "/")) or "image"
+        out.append(BatchFile(name=name[:200], data=data, too_large=too_large))
     return out
 
 
@@ -300,7 +301,7 @@ def job_create(
         raise JobInputError(
             "too_many_files", f"A batch takes at most {max_items()} files; {len(batch)} were sent."
         )
-    payable = sum(1 for entry in batch if entry.data)
+    payable = sum(1 for entry in batch if not entry.too_large)
     _check_credits(workspace, payable)
 
     job = Job(
@@ -320,7 +321,7 @@ def job_create(
         with transaction.atomic():
             job.save()
             for item, entry in zip(items, batch, strict=True):
-                if not entry.data:
+                if entry.too_large:
                     item.status = JobItem.Status.FAILED
                     item.error_code = "image_too_large"
                     item.error_message = (
@@ -358,10 +359,10 @@ def _store_inputs(items: Sequence[JobItem], batch: Sequence[BatchFile]) -> None:
 
     def save(pair: tuple[JobItem, BatchFile]) -> None:
         item, entry = pair
-        if entry.data:
+        if not entry.too_large:
             item.input.save(posixpath.basename(entry.name), ContentFile(entry.data), save=False)
 
-    pairs = [(item, entry) for item, entry in zip(items, batch, strict=True) if entry.data]
+    pairs = [(item, entry) for item, entry in zip(items, batch, strict=True) if not entry.too_large]
     try:
         if len(pairs) > 4:
             with ThreadPoolExecutor(max_workers=8) as pool:

@@ -116,6 +116,7 @@ def test_all_failed_job_is_failed(eager: None, django_capture_on_commit_callback
         workspace, django_capture_on_commit_callbacks, files=[("a.png", b"nope"), ("b.png", b"")]
     )
     assert job.status == Job.Status.FAILED
+    assert set(job.items.values_list("error_code", flat=True)) == {"invalid_image"}
     assert not job.result_zip
     assert balance(workspace) == (5, 0)
 
@@ -422,3 +423,35 @@ def test_stale_items_and_unclosed_jobs_are_queued_again(
     jobs.jobs_requeue_stale()
     unclosed.refresh_from_db()
     assert unclosed.status == Job.Status.FAILED and unclosed.finished_at is not None
+
+
+@pytest.mark.django_db
+def test_uploaded_files_and_an_uploaded_zip_are_accepted(
+    django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    """What the web app passes: Django's UploadedFile objects (read once, size-capped)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.CUTOUT_MAX_UPLOAD_BYTES = 50_000
+    workspace = make_workspace()
+    grant(workspace, 10)
+    uploads = [
+        SimpleUploadedFile("dir/a.png", photo(21), "image/png"),
+        SimpleUploadedFile("huge.png", b"\0" * 60_000, "image/png"),
+    ]
+    with django_capture_on_commit_callbacks(execute=False):
+        job = jobs.job_create(workspace=workspace, files=uploads, options=FAST)
+    items = {item.name: item for item in job.items.all()}
+    assert set(items) == {"a.png", "huge.png"}
+    assert items["huge.png"].status == JobItem.Status.FAILED
+    assert items["huge.png"].error_code == "image_too_large" and not items["huge.png"].input
+    with default_storage.open(str(items["a.png"].input.name), "rb") as handle:
+        assert handle.read() == photo(21)
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("x/b.png", photo(22))
+    archive = SimpleUploadedFile("batch.zip", buffer.getvalue(), "application/zip")
+    with django_capture_on_commit_callbacks(execute=False):
+        zipped = jobs.job_create(workspace=workspace, zip_file=archive, options=FAST)
+    assert list(zipped.items.values_list("name", flat=True)) == ["x/b.png"]
