@@ -153,6 +153,7 @@ class _Config:
     verify: bool = True
     sessions: dict[tuple[str, Path], Any] = field(default_factory=dict)
     locks: dict[str, threading.Lock] = field(default_factory=dict)
+    pid: int = field(default_factory=os.getpid)
 
 
 _config = _Config()
@@ -200,6 +201,13 @@ def get_session(name: str, model_dir: Path | str | None = None) -> Any:
     """The process-wide session for ``name``: created on first use, verified, warmed once."""
     if name not in MODELS:
         raise ModelMissing(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    if _config.pid != os.getpid():
+        # A forked child (Celery prefork, gunicorn): onnxruntime's thread pools do not survive a
+        # fork, so sessions inherited from the parent would hang. Start afresh in this process.
+        with _registry_lock:
+            _config.sessions.clear()
+            _config.locks.clear()
+            _config.pid = os.getpid()
     directory = resolve_model_dir(model_dir)
     key = (name, directory)
     session = _config.sessions.get(key)

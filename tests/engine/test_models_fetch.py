@@ -179,3 +179,26 @@ def test_fetch_reports_a_failed_download(tmp_path, fake_registry):
     assert outcome.status == "failed" and "No matching distribution" in outcome.message
     with pytest.raises(FetchError):
         fetch_models(["nonexistent"], model_dir=tmp_path, runner=runner)
+
+
+def test_a_forked_child_gets_its_own_sessions(model_dir):
+    """onnxruntime sessions do not survive fork (Celery prefork): a child must not reuse them."""
+    import multiprocessing
+
+    parent = models.get_session("u2netp", model_dir)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        # A session inherited across fork would hang in run(); the timeout turns that into a failure.
+        child_result = pool.apply_async(_child_runs_u2netp, (str(model_dir), id(parent))).get(
+            timeout=120
+        )
+    assert child_result == (True, True)
+
+
+def _child_runs_u2netp(model_dir: str, parent_id: int):
+    session = models.get_session("u2netp", Path(model_dir))
+    tensor = np.zeros((1, 3, 320, 320), np.float32)
+    out = models.run_model("u2netp", tensor, Path(model_dir))
+    # The parent's session object is still alive in the child's copied memory, so a fresh one
+    # necessarily has a different address.
+    return (id(session) != parent_id, out.shape == (320, 320))
