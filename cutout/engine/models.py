@@ -202,8 +202,8 @@ def get_session(name: str, model_dir: Path | str | None = None) -> Any:
     if name not in MODELS:
         raise ModelMissing(f"unknown model {name!r}; known: {', '.join(MODELS)}")
     if _config.pid != os.getpid():
-        # A forked child (Celery prefork, gunicorn): onnxruntime's thread pools do not survive a
-        # fork, so sessions inherited from the parent would hang. Start afresh in this process.
+        # A forked child (Celery prefork, gunicorn): onnxruntime does not support using a session
+        # (and its thread pool) across fork, so build this process's own sessions.
         with _registry_lock:
             _config.sessions.clear()
             _config.locks.clear()

@@ -182,13 +182,13 @@ def test_fetch_reports_a_failed_download(tmp_path, fake_registry):
 
 
 def test_a_forked_child_gets_its_own_sessions(model_dir):
-    """onnxruntime sessions do not survive fork (Celery prefork): a child must not reuse them."""
+    """onnxruntime does not support using a session across fork (Celery prefork): a child builds its own."""
     import multiprocessing
 
     parent = models.get_session("u2netp", model_dir)
     context = multiprocessing.get_context("fork")
     with context.Pool(1) as pool:
-        # A session inherited across fork would hang in run(); the timeout turns that into a failure.
+        # The timeout turns a child stuck in an inherited thread pool into a failure, not a hang.
         child_result = pool.apply_async(_child_runs_u2netp, (str(model_dir), id(parent))).get(
             timeout=120
         )
