@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from django.db import connections
 from PIL import Image
 
 from accounts.models import User
@@ -83,6 +84,9 @@ def browser(chromium_path: str) -> Iterator[Any]:
             yield instance
         finally:
             instance.close()
+            # ORM calls made while playwright runs got their own connection: close it here, or
+            # PostgreSQL cannot drop the test database at the end.
+            connections.close_all()
 
 
 def shot(page: Any, artifacts: Path, name: str, *, full: bool = True) -> None:
