@@ -215,6 +215,25 @@ def celery_broker(env: Mapping[str, str], data_dir: Path) -> tuple[str, dict[str
     return url, {"visibility_timeout": env_int(env, "CELERY_VISIBILITY_TIMEOUT", 900, minimum=30)}
 
 
+def caches(env: Mapping[str, str]) -> dict[str, Any]:
+    """Local memory by default; Redis (shared by every process) with CUTOUT_CACHE_URL.
+
+    Throttles and API rate limits count in this cache, so production should share it.
+    """
+    url = env.get("CUTOUT_CACHE_URL", "").strip()
+    if not url:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if not url.startswith(("redis://", "rediss://")):
+        raise ConfigError(f"CUTOUT_CACHE_URL={url!r}: use redis://HOST:6379/2 (or leave it unset).")
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "cutout",
+        }
+    }
+
+
 def default_model_dir(env: Mapping[str, str]) -> Path:
     from cutout.engine.models import default_model_dir as engine_default
 

@@ -58,6 +58,8 @@ try:
         raise config.ConfigError("CUTOUT_RATELIMIT_REDIS_URL must be a redis:// URL.")
     CUTOUT_FETCH_ALLOWED_NETWORKS = config.env_list(ENV, "CUTOUT_FETCH_ALLOWED_NETWORKS", [])
     CUTOUT_API4AI_ANONYMOUS_KEY = ENV.get("CUTOUT_API4AI_ANONYMOUS_KEY", "").strip()
+    CUTOUT_TRUSTED_PROXIES = config.env_int(ENV, "CUTOUT_TRUSTED_PROXIES", 0)
+    CACHES = config.caches(ENV)
     LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO").upper()
     LOG_FORMAT = ENV.get("LOG_FORMAT", "json" if PRODUCTION else "text")
 except config.ConfigError as exc:
@@ -145,7 +147,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-DATA_UPLOAD_MAX_MEMORY_SIZE = CUTOUT_MAX_UPLOAD_BYTES + 2 * 1024 * 1024
+# Base64 bodies (remove.bg's image_file_b64, the native image_b64) are 4/3 of the image size.
+DATA_UPLOAD_MAX_MEMORY_SIZE = CUTOUT_MAX_UPLOAD_BYTES * 4 // 3 + 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = 200
 
@@ -202,5 +205,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "django.server": {"level": "WARNING"},
+        # httpx logs full URLs at INFO, and callers' URLs may carry presigned signatures.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }

@@ -83,6 +83,20 @@ def _isolated_media(settings: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: pytest.FixtureRequest) -> None:
+    """The real hasher is slow on purpose; the suite creates many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Throttles and rate limits count in the cache: every test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where tests save screenshots and images for people to look at."""

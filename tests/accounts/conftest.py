@@ -28,17 +28,3 @@ def teammate(cast: Cast) -> Persona:
 @pytest.fixture
 def outsider(cast: Cast) -> Persona:
     return cast.outsider
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    """The real hasher is slow on purpose; these tests create many users."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counters() -> None:
-    """Sign-in/sign-up/reset throttles count in the process-wide cache: start each test at 0."""
-    from django.core.cache import cache
-
-    cache.clear()

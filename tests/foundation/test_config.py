@@ -151,3 +151,40 @@ def _manage(args: list[str], extra: dict[str, str]) -> subprocess.CompletedProce
         text=True,
         timeout=120,
     )
+
+
+def test_cache_is_local_by_default_and_redis_when_configured() -> None:
+    assert config.caches({})["default"]["BACKEND"].endswith("LocMemCache")
+    redis_cache = config.caches({"CUTOUT_CACHE_URL": "redis://cache:6379/2"})["default"]
+    assert redis_cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert redis_cache["LOCATION"] == "redis://cache:6379/2"
+    with pytest.raises(config.ConfigError, match="CUTOUT_CACHE_URL"):
+        config.caches({"CUTOUT_CACHE_URL": "memcached://x"})
+
+
+@pytest.mark.redis
+def test_redis_cache_is_shared_between_processes(redis_url: str) -> None:
+    """Two separate processes see the same counter: what throttles rely on in production."""
+    import uuid
+
+    key = f"shared-counter-{uuid.uuid4().hex}"
+    code = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','cutout.settings');"
+        "django.setup(); from django.core.cache import cache;"
+        f"cache.add({key!r}, 0, 60); print(cache.incr({key!r}))"
+    )
+    env = {"CUTOUT_CACHE_URL": redis_url}
+    first = _python(code, env)
+    second = _python(code, env)
+    assert (first, second) == ("1", "2")
+
+
+def _python(code: str, extra: dict[str, str]) -> str:
+    keep = ("PATH", "HOME", "LANG", "PYTHONPATH", "CUTOUT_MODEL_DIR", "XDG_CACHE_HOME")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(extra)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
