@@ -212,10 +212,10 @@
     xhr.send(data);
   }
 
-  function refreshCredits() {
-    /* The credit count in the top bar: one cheap page fetch is not worth it; update locally. */
+  /* The credit count in the top bar, lowered by what an upload was charged. */
+  function spend(credits) {
     var el = document.getElementById("credits-available");
-    return el;
+    if (el && credits) el.textContent = String(Math.max(0, parseInt(el.textContent, 10) - credits));
   }
 
   function uploadOne(file, row) {
@@ -229,10 +229,7 @@
       busy = false;
       if (status === 201 && body && body.kind === "cutout") {
         row.set("done", "Done — opening the result…", 100);
-        var credits = refreshCredits();
-        if (credits && body.credits_charged) {
-          credits.textContent = String(Math.max(0, parseInt(credits.textContent, 10) - body.credits_charged));
-        }
+        spend(body.credits_charged);
         var go = function () { window.location.href = body.url; };
         var timer = setTimeout(go, 2500);
         preview.then(function (dataUrl) {

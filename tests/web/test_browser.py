@@ -7,6 +7,7 @@ bad-file states, and invite a teammate. Screenshots go to ``tests/artifacts/web-
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import zipfile
@@ -339,6 +340,31 @@ def test_states_no_credits_bad_files_failure_signed_out(
 
     log_in(page, base, person.user.email, person.password)
     expect(page.locator("#no-credits-banner")).to_contain_text("You're out of credits")
+    # Keyboard: the first Tab reaches the skip link; the upload button shows a focus ring.
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.locator("#file-input").focus()
+    ring = page.locator("label[for=file-input]").evaluate("el => getComputedStyle(el).boxShadow")
+    assert "79, 70, 229" in ring, ring
+
+    # Drag and drop, and paste: both reach the server (refused here: no credits, nothing done).
+    b64 = base64.b64encode(photo("ball", 320, 240)).decode()
+    for event in ("drop", "paste"):
+        page.evaluate(
+            """([b64, kind]) => {
+                const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                const dt = new DataTransfer();
+                dt.items.add(new File([bytes], kind + ".jpg", {type: "image/jpeg"}));
+                const e = kind === "drop"
+                    ? new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true})
+                    : new ClipboardEvent("paste", {clipboardData: dt, bubbles: true, cancelable: true});
+                document.dispatchEvent(e);
+            }""",
+            [b64, event],
+        )
+        row = page.locator(".queue-item").first
+        expect(row.locator(".queue-name")).to_contain_text(f"{event}.jpg")
+        expect(row).to_contain_text("You're out of credits")
 
     # No credits: the upload is refused before any work, with the way to buy more.
     page.locator("#file-input").set_input_files(file_payload("plant.jpg", photo()))
