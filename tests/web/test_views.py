@@ -325,3 +325,25 @@ def test_usage_page_per_member() -> None:
     members = page.context["members"]
     assert [(s.label, s.total) for s in members] == [(person.user.email, 2)]
     assert "<svg" in page.content.decode()
+
+
+def test_one_zip_makes_a_batch() -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    person = make_person()
+    client = client_for(person)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("shop/plant.jpg", photo("plant"))
+        zf.writestr("shop/ball.jpg", photo("ball"))
+        zf.writestr("__MACOSX/._plant.jpg", b"junk")
+    upload_file = SimpleUploadedFile("shop.zip", archive.getvalue(), content_type="application/zip")
+    response = client.post(
+        reverse("upload"),
+        {"style": "mask", "format": "png", "size": "small", "image": upload_file},
+        **JSON,
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["kind"] == "batch" and body["done"] == 2 and body["failed"] == 0
+    assert sorted(item["name"] for item in body["items"]) == ["shop/ball.jpg", "shop/plant.jpg"]
