@@ -232,6 +232,7 @@ def _bench(args: argparse.Namespace, data_dir: Path, counts: list[int]) -> int:
             )
         finally:
             _stop(procs)
+            _drop_queue(app, queue)
         measured.update(
             {"workers": count, "threads_per_worker": threads, "load_before": round(load, 2)}
         )
@@ -249,6 +250,18 @@ def _bench(args: argparse.Namespace, data_dir: Path, counts: list[int]) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"cores": cores, "results": results}, indent=2))
     return 0
+
+
+def _drop_queue(app: Any, queue: str) -> None:
+    """Leave nothing of the run's queue on a shared broker."""
+    try:
+        with app.connection_for_write() as conn:
+            channel: Any = conn.default_channel
+            channel.queue_delete(queue)
+            if hasattr(channel, "client"):  # Redis: the exchange binding the workers declared
+                channel.client.delete(queue, f"_kombu.binding.{queue}")
+    except Exception as exc:  # cleanup only
+        print(f"  (could not delete the queue {queue}: {exc})", file=sys.stderr)
 
 
 def _worker(queue: str, index: str) -> None:
