@@ -75,6 +75,7 @@ eval: deps models
 
 bench: dev-deps models
 	$(PY) -m cutout.tools.bench
+	$(PY) -m cutout.tools.worker_bench
 
 clean:
 	rm -rf $(VENV) staticfiles .mypy_cache .ruff_cache .pytest_cache tests/artifacts

@@ -59,6 +59,14 @@ try:
     CUTOUT_FETCH_ALLOWED_NETWORKS = config.env_list(ENV, "CUTOUT_FETCH_ALLOWED_NETWORKS", [])
     CUTOUT_API4AI_ANONYMOUS_KEY = ENV.get("CUTOUT_API4AI_ANONYMOUS_KEY", "").strip()
     CUTOUT_TRUSTED_PROXIES = config.env_int(ENV, "CUTOUT_TRUSTED_PROXIES", 0)
+    CUTOUT_BATCH_MAX_ITEMS = config.env_int(ENV, "CUTOUT_BATCH_MAX_ITEMS", 500, minimum=1)
+    CUTOUT_BATCH_MAX_BYTES = config.env_int(ENV, "CUTOUT_BATCH_MAX_BYTES", 1 << 30, minimum=1)
+    CUTOUT_BATCH_MAX_ZIP_ENTRIES = config.env_int(
+        ENV, "CUTOUT_BATCH_MAX_ZIP_ENTRIES", 2000, minimum=1
+    )
+    CUTOUT_ITEM_MAX_ATTEMPTS = config.env_int(ENV, "CUTOUT_ITEM_MAX_ATTEMPTS", 5, minimum=1)
+    CUTOUT_ITEM_MAX_RETRIES = config.env_int(ENV, "CUTOUT_ITEM_MAX_RETRIES", 3)
+    CUTOUT_ITEM_RETRY_BACKOFF = config.env_int(ENV, "CUTOUT_ITEM_RETRY_BACKOFF", 10, minimum=1)
     CACHES = config.caches(ENV)
     LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO").upper()
     LOG_FORMAT = ENV.get("LOG_FORMAT", "json" if PRODUCTION else "text")
@@ -150,7 +158,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Base64 bodies (remove.bg's image_file_b64, the native image_b64) are 4/3 of the image size.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CUTOUT_MAX_UPLOAD_BYTES * 4 // 3 + 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
-DATA_UPLOAD_MAX_NUMBER_FILES = 200
+DATA_UPLOAD_MAX_NUMBER_FILES = CUTOUT_BATCH_MAX_ITEMS + 10
 
 EMAIL_BACKEND = ENV.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = ENV.get("EMAIL_HOST", "localhost")
