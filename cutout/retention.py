@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 import uuid
 from collections.abc import Iterable, Iterator
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 ORPHAN_GRACE = timedelta(hours=6)
 BATCH = 500
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Names of files the web app derives from a cutout's result, next to it.
+DERIVED_PREFIXES = ("thumb.",)
 _CUTOUT_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/cutouts/(?P<id>{_UUID})/[^/]+$")
 _JOB_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/jobs/(?P<id>{_UUID})/[^/]+$")
 _INPUT_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/jobs/(?P<job>{_UUID})/inputs/(?P<id>{_UUID})-.+$")
@@ -182,10 +185,20 @@ def _referenced(names: list[str]) -> tuple[set[str], set[str]]:
     referenced: set[str] = set()
     cutout_ids = _uuids(cutout_matches.values())
     if cutout_ids:
-        for row in Cutout.objects.filter(id__in=cutout_ids).values_list(
-            "original", "matte", "result"
+        live: set[str] = set()
+        for cid, *files in Cutout.objects.filter(id__in=cutout_ids).values_list(
+            "id", "original", "matte", "result"
         ):
-            referenced.update(name for name in row if name)
+            live.add(str(cid))
+            referenced.update(name for name in files if name)
+        # Files derived from a live cutout (the library's thumb.webp) live and die with it.
+        referenced.update(
+            name
+            for name, match in cutout_matches.items()
+            if match is not None
+            and match.group("id") in live
+            and posixpath.basename(name).startswith(DERIVED_PREFIXES)
+        )
     job_ids = _uuids(job_matches.values())
     if job_ids:
         referenced.update(

@@ -109,6 +109,14 @@ def test_orphans_are_removed_after_a_grace_period(backend: Backend) -> None:
         f"ws/999999/cutouts/{uuid.uuid4()}/result.png", ContentFile(b"deleted workspace")
     )
     unknown = default_storage.save(f"ws/{workspace.pk}/notes/readme.txt", ContentFile(b"?"))
+    # The library's thumbnail of a live cutout is derived from it, not an orphan...
+    thumb = default_storage.save(
+        f"ws/{workspace.pk}/cutouts/{referenced.id}/thumb.webp", ContentFile(b"thumb")
+    )
+    # ...while any other file nobody points to in that folder is.
+    stray = default_storage.save(
+        f"ws/{workspace.pk}/cutouts/{referenced.id}/old-result.png", ContentFile(b"stray")
+    )
 
     # Young objects may belong to work in progress: kept.
     report = retention.retention_sweep()
@@ -118,7 +126,8 @@ def test_orphans_are_removed_after_a_grace_period(backend: Backend) -> None:
     later = timezone.now() + retention.ORPHAN_GRACE + timedelta(minutes=5)
     report = retention.retention_sweep(now=later)
 
-    assert report.orphans_deleted == 3
-    assert not any(_exists(name) for name in (orphan, orphan_input, gone_workspace))
+    assert report.orphans_deleted == 4
+    assert not any(_exists(name) for name in (orphan, orphan_input, gone_workspace, stray))
+    assert _exists(thumb)
     assert _exists(unknown) and report.unknown_kept == 1  # not a layout we write: left alone
     assert _exists(referenced.result.name) and _exists(referenced.matte.name)
