@@ -1,10 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from cutout import health
+from cutout import health, source
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
+    path("source", source.source, name="source"),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("billing.urls")),
