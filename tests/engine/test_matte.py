@@ -98,3 +98,12 @@ def test_isnet_best_pipeline_on_one_image(scene_image, scene):
     assert matte.models == ("isnet",)
     assert iou(matte.alpha >= 128, scene[1] >= 0.5) > 0.93
     assert matte.confidence > 0.9
+
+
+@pytest.mark.parametrize("colour", [(128, 128, 128), (0, 0, 0), (255, 255, 255)])
+def test_an_image_without_a_subject_gets_an_empty_matte(model_dir, colour):
+    """Min-max scaling must not blow model noise up into a fake subject on a blank image."""
+    blank = DecodedImage.from_pil(Image.new("RGB", (300, 200), colour))
+    matte = compute_matte(blank, pipeline="fast", model_dir=model_dir)
+    assert matte.alpha.max() < 20
+    assert matte.confidence == 0.0 and matte.coverage < 0.01
