@@ -21,14 +21,14 @@ from PIL import Image
 from scipy.ndimage import uniform_filter
 
 STAT_SIDE = 256  # (about) the long side of the copy the local colour means are computed on
-WIDE_RADIUS = 0.08  # level-1 box radius as a fraction of the long side (two passes: ~tent filter)
-NARROW_RADIUS = 0.015  # level-2 radius
+WIDE_RADIUS = 0.1  # level-1 box radius as a fraction of the long side
+NARROW_RADIUS = 0.02  # level-2 radius
 _EPS = 1e-3
 
 
 def _blur(x: np.ndarray, radius: int) -> np.ndarray:
     size = (2 * radius + 1, 2 * radius + 1, 1)
-    return uniform_filter(uniform_filter(x, size=size, mode="nearest"), size=size, mode="nearest")
+    return uniform_filter(x, size=size, mode="nearest")
 
 
 def _blur_means(
@@ -52,7 +52,7 @@ def _blur_fusion(
 def _bilinear_at(
     small: np.ndarray, ys: np.ndarray, xs: np.ndarray, full: tuple[int, int]
 ) -> np.ndarray:
-    """Sample ``small`` (h, w, 3) bilinearly at full-resolution pixel centres (ys, xs)."""
+    """Sample ``small`` (h, w, c) bilinearly at full-resolution pixel centres (ys, xs)."""
     h, w = small.shape[:2]
     fy = np.clip((ys + 0.5) * (h / full[0]) - 0.5, 0.0, h - 1.0).astype(np.float32)
     fx = np.clip((xs + 0.5) * (w / full[1]) - 0.5, 0.0, w - 1.0).astype(np.float32)
@@ -107,8 +107,8 @@ def _decontaminate(
     # Level 2, narrow: the same with level 1's estimates, for local colour.
     fg_mean, bg_mean = _blur_means(f1, b1, a_s, max(2, round(NARROW_RADIUS * long_side)))
     # Bilinear samples of the two smooth maps at the band pixels only (a few percent of the image).
-    f_s = _bilinear_at(fg_mean, ys, xs, (height, width))
-    b_s = _bilinear_at(bg_mean, ys, xs, (height, width))
+    both = _bilinear_at(np.concatenate([fg_mean, bg_mean], axis=2), ys, xs, (height, width))
+    f_s, b_s = both[:, :3], both[:, 3:]
     a = alpha[ys, xs].astype(np.float32)[:, None] * (1.0 / 255.0)
     i = rgb[ys, xs].astype(np.float32) * (1.0 / 255.0)
     f = f_s + a * (i - a * f_s - (1.0 - a) * b_s)
