@@ -60,13 +60,13 @@ def compute_matte(
     ctx = Context(model_dir=model_dir)
     start = time.perf_counter()
     alpha = spec.run(image, ctx)
-    with_timer = time.perf_counter()
+    post_start = time.perf_counter()
     if image.alpha is not None:
         # The source's own transparency stays transparent whatever the model thinks.
         alpha = ((alpha.astype(np.uint16) * image.alpha + 127) // 255).astype(np.uint8)
     confidence = matte_confidence(alpha)
     ctx.timings["refine"] = round(
-        ctx.timings.get("refine", 0.0) + (time.perf_counter() - with_timer) * 1000, 2
+        ctx.timings.get("refine", 0.0) + (time.perf_counter() - post_start) * 1000, 2
     )
     ctx.timings["matte"] = round((time.perf_counter() - start) * 1000, 2)
     return Matte(alpha, confidence, spec.name, spec.models, dict(ctx.timings))
