@@ -67,7 +67,9 @@ try:
     )
     CUTOUT_ITEM_MAX_ATTEMPTS = config.env_int(ENV, "CUTOUT_ITEM_MAX_ATTEMPTS", 5, minimum=1)
     CUTOUT_ITEM_MAX_RETRIES = config.env_int(ENV, "CUTOUT_ITEM_MAX_RETRIES", 3)
-    CUTOUT_ITEM_RETRY_BACKOFF = config.env_int(ENV, "CUTOUT_ITEM_RETRY_BACKOFF", 10, minimum=1)
+    CUTOUT_ITEM_RETRY_BACKOFF = float(
+        config.env_int(ENV, "CUTOUT_ITEM_RETRY_BACKOFF", 10, minimum=1)
+    )
     CACHES = config.caches(ENV)
     LOG_LEVEL = ENV.get("LOG_LEVEL", "INFO").upper()
     LOG_FORMAT = ENV.get("LOG_FORMAT", "json" if PRODUCTION else "text")
