@@ -255,6 +255,8 @@ def worker(redis_url: str, backend: Backend, tmp_path: Path, settings: Any) -> I
     # The app reads Django settings through the CELERY_ namespace, so overrides use those names.
     keys = ("CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT_OPTIONS", "CELERY_TASK_ROUTES")
     saved = {key: app.conf.get(key) for key in keys}
+    # Celery reads a CELERY_BROKER_URL environment variable before any configuration.
+    saved_env = os.environ.pop("CELERY_BROKER_URL", None)
     app.conf.CELERY_BROKER_URL = redis_url
     app.conf.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 30}
     app.conf.CELERY_TASK_ROUTES = {"cutout.tasks.*": {"queue": queue}}
@@ -289,6 +291,8 @@ def worker(redis_url: str, backend: Backend, tmp_path: Path, settings: Any) -> I
         handle.stop_all()
         for key, value in saved.items():
             setattr(app.conf, key, value)
+        if saved_env is not None:
+            os.environ["CELERY_BROKER_URL"] = saved_env
         _reset_connections(app)
         _purge(redis_url, queue)
 

@@ -18,7 +18,12 @@ _counter = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def _web_settings(settings: Any) -> None:
+def _web_settings(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cutout.celery import app
+
+    # The Celery app read its configuration once; tell it directly, whatever the broker is.
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    monkeypatch.setitem(app.conf, "task_eager_propagates", True)
     settings.CUTOUT_DEFAULT_PIPELINE = "fast"
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CELERY_TASK_EAGER_PROPAGATES = True
