@@ -149,6 +149,9 @@ def file_sha256(path: Path) -> str:
 @dataclass
 class _Config:
     threads: int = 0  # 0: onnxruntime's default (one per physical core)
+    # onnxruntime's CPU memory arena: ~15-20% faster inference, but peak RSS for isnet is ~2.1 GB
+    # with it against ~1.3 GB without (u2net 1.05 vs 0.75 GB). Off for memory-bound workers.
+    arena: bool = True
     model_dir: Path | None = None
     verify: bool = True
     sessions: dict[tuple[str, Path], Any] = field(default_factory=dict)
@@ -160,13 +163,21 @@ _config = _Config()
 _registry_lock = threading.Lock()
 
 
-def configure(*, threads: int | None = None, model_dir: Path | str | None = None) -> None:
-    """Set intra-op threads (0 = auto) and the default model dir. Drops sessions if threads change."""
+def configure(
+    *, threads: int | None = None, model_dir: Path | str | None = None, arena: bool | None = None
+) -> None:
+    """Set intra-op threads (0 = auto), the default model dir and the memory arena (see _Config).
+
+    Sessions already created are dropped when threads or arena change, and rebuilt on next use.
+    """
     with _registry_lock:
         if threads is not None and threads != _config.threads:
             if threads < 0:
                 raise ValueError("threads must be >= 0")
             _config.threads = threads
+            _config.sessions.clear()
+        if arena is not None and arena != _config.arena:
+            _config.arena = arena
             _config.sessions.clear()
         if model_dir is not None:
             _config.model_dir = Path(model_dir).expanduser()
@@ -232,6 +243,7 @@ def _create_session(spec: ModelSpec, directory: Path) -> Any:
     if _config.threads:
         options.intra_op_num_threads = _config.threads
     options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = _config.arena
     session = ort.InferenceSession(
         str(path), sess_options=options, providers=["CPUExecutionProvider"]
     )
