@@ -208,17 +208,36 @@ def check_model(name: str, model_dir: Path | str | None = None, *, full_hash: bo
     return path
 
 
+def _after_fork() -> None:
+    """In a forked child (Celery prefork, gunicorn), build this process's own sessions.
+
+    onnxruntime does not support using a session, or its thread pool, across fork. Destroying an
+    inherited one is no better: its destructor waits for pool threads that do not exist in the
+    child and can hang for ever (seen in the test suite). So the inherited sessions are leaked on
+    purpose, with an extra reference that is never released, and fresh ones are made on demand.
+    Their memory is the parent's, shared copy-on-write and never touched here. Runs in the child
+    right after fork (``os.register_at_fork``), before any other thread exists there.
+    """
+    global _registry_lock
+    import ctypes
+
+    _registry_lock = threading.Lock()  # another parent thread may have held it at fork time
+    for session in _config.sessions.values():
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(session))
+    _config.sessions = {}
+    _config.locks = {}
+    _config.pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 def get_session(name: str, model_dir: Path | str | None = None) -> Any:
     """The process-wide session for ``name``: created on first use, verified, warmed once."""
     if name not in MODELS:
         raise ModelMissing(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    if _config.pid != os.getpid():
-        # A forked child (Celery prefork, gunicorn): onnxruntime does not support using a session
-        # (and its thread pool) across fork, so build this process's own sessions.
-        with _registry_lock:
-            _config.sessions.clear()
-            _config.locks.clear()
-            _config.pid = os.getpid()
+    if _config.pid != os.getpid():  # forked without os.fork's hooks (should not happen)
+        _after_fork()
     directory = resolve_model_dir(model_dir)
     key = (name, directory)
     session = _config.sessions.get(key)
