@@ -9,9 +9,10 @@ fusion* (Germer et al., "Fast Multi-Level Foreground Estimation", 2020):
 
 where ``F_s`` is the alpha-weighted local mean of nearby foreground colour and ``B_s`` the same for
 the background, refined over two levels (wide, then narrow) as in the paper. Both are smooth, so
-they are computed on a small copy (long side 256 px) and upsampled bilinearly; the formula is evaluated only on the partial-alpha pixels, which are a few
-percent of the image. Fully opaque pixels keep their colour exactly. Cost for 1.5 MP: ~10 ms,
-against seconds for a full multilevel or closed-form estimate (pymatting's ``estimate_foreground_ml``).
+they are computed on a small copy (long side about 256 px) and sampled bilinearly; the formula is
+evaluated only on the partial-alpha pixels, which are a few percent of the image. Fully opaque
+pixels keep their colour exactly. Measured at 1.5 MP: ~14 ms of CPU, against ~500 ms for
+pymatting's full-resolution multilevel ``estimate_foreground_ml``.
 """
 
 from __future__ import annotations
