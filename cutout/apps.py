@@ -1,6 +1,16 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class CutoutConfig(AppConfig):
     name = "cutout"
     verbose_name = "Cutouts"
+
+    def ready(self) -> None:
+        # Every process (web, worker, command) runs the engine with the configured threads and
+        # model folder. Cheap: no model is loaded until first use (or a worker's preload).
+        from cutout import engine
+
+        engine.configure(
+            threads=settings.CUTOUT_INTRA_OP_THREADS, model_dir=settings.CUTOUT_MODEL_DIR
+        )
