@@ -21,9 +21,11 @@ _counter = itertools.count(1)
 def _web_settings(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from cutout.celery import app
 
-    # The Celery app read its configuration once; tell it directly, whatever the broker is.
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
-    monkeypatch.setitem(app.conf, "task_eager_propagates", True)
+    # The Celery app read its configuration once; tell it directly, whatever the broker is. With
+    # the CELERY_ namespace the prefixed key wins over the plain one, so set both spellings.
+    for key in ("task_always_eager", "task_eager_propagates"):
+        monkeypatch.setitem(app.conf, key, True)
+        monkeypatch.setitem(app.conf, f"CELERY_{key.upper()}", True)
     settings.CUTOUT_DEFAULT_PIPELINE = "fast"
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.CELERY_TASK_EAGER_PROPAGATES = True
