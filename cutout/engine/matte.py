@@ -64,7 +64,7 @@ def compute_matte(
     if image.alpha is not None:
         # The source's own transparency stays transparent whatever the model thinks.
         alpha = ((alpha.astype(np.uint16) * image.alpha + 127) // 255).astype(np.uint8)
-    confidence = matte_confidence(alpha)
+    confidence = ctx.confidence if ctx.confidence is not None else matte_confidence(alpha)
     ctx.timings["refine"] = round(
         ctx.timings.get("refine", 0.0) + (time.perf_counter() - post_start) * 1000, 2
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import refine
+from . import fusion, refine
 from .decode import DecodedImage
 from .models import MODELS, get_session, run_model, timed
 
@@ -26,6 +26,7 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 class Context:
     model_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    confidence: float | None = None  # set by a pipeline that estimates its own error (fusion)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,10 @@ PIPELINES: dict[str, Pipeline] = {
         "balanced", ("u2net",), "u2net + guided upsampling", single_model("u2net")
     ),
     "best": Pipeline(
-        "best", ("isnet",), "ISNet 1024 + guided upsampling: best edges", single_model("isnet")
+        "best",
+        ("isnet", "u2net"),
+        "ISNet 1024 + u2net fused in log-odds, cleaned and committed (fusion.py)",
+        fusion.run_best,
     ),
 }
 DEFAULT_PIPELINE = "best"

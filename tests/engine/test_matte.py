@@ -95,7 +95,7 @@ def test_decontamination_removes_background_fringe(ramp, limit):
 @pytest.mark.slow
 def test_isnet_best_pipeline_on_one_image(scene_image, scene):
     matte = compute_matte(scene_image, pipeline="best")
-    assert matte.models == ("isnet",)
+    assert matte.models == ("isnet", "u2net")
     assert iou(matte.alpha >= 128, scene[1] >= 0.5) > 0.93
     assert matte.confidence > 0.9
 

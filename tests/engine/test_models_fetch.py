@@ -25,7 +25,7 @@ def test_registry_describes_every_model():
         assert len(row["sha256"]) == 64 and row["licence"] and row["good_at"] and row["source"]
     assert engine.PIPELINES["fast"].models == ("u2netp",)
     assert engine.PIPELINES["balanced"].models == ("u2net",)
-    assert engine.PIPELINES["best"].models == ("isnet",)
+    assert engine.PIPELINES["best"].models == ("isnet", "u2net")
     assert engine.DEFAULT_PIPELINE == "best"
 
 
