@@ -14,8 +14,11 @@ The steps, each kept because it measured better on the dev set (docs/quality.md 
    maximum on IoU, MAE and boundary F.
 2. **Specks out.** Foreground islands smaller than 5% of the largest one are dropped: they are
    background texture the models half-liked, never a subject of their own.
-3. **Enclosed holes filled** when a hole is at most 20% of the subject's area (a gap between
-   stripes, not the space inside a ring held at arm's length).
+3. **Enclosed holes filled only when the evidence allows it**: a hole at most 20% of the
+   subject's area whose mean fused probability is at least 5% (a gap the models were unsure about,
+   such as between a zebra's stripes). A hole the fusion calls background with confidence (a mug's
+   handle, the gap between an arm and the body) stays open. Filling every hole scored higher
+   (IoU +0.003, BF +0.005), but only on the COCO rows, whose polygon masks cannot have holes.
 4. **Commit, but keep a soft rim.** The ground truth of every photo is binary and a half-grey
    background costs error, so pixels further than 2 px from the decided edge are set to exactly 0
    or 1; inside that 2 px rim the fused probability is kept (clamped to the decided side), so hair
@@ -49,7 +52,8 @@ U2NET_WEIGHT = 0.5
 PRIOR_LOGIT = 2.0  # nats added towards foreground: both models under-segment
 PROB_EPS = 1e-4  # probabilities are clipped to [eps, 1 - eps] before the logit (|z| <= 9.2 each)
 SPECK_FRACTION = 0.05  # islands smaller than this share of the largest one are dropped
-HOLE_FRACTION = 0.20  # enclosed holes up to this share of the subject's area are filled
+HOLE_FRACTION = 0.20  # enclosed holes up to this share of the subject's area may be filled...
+HOLE_MIN_PROB = 0.05  # ...when their mean fused probability is at least this
 SOFT_RIM_PX = 2  # the soft rim kept on each side of the decided edge (working-resolution px)
 CONFIDENCE_SCALE = 5.0  # confidence = 1 - scale * predicted MAE, clipped to 0..1
 
@@ -93,16 +97,26 @@ def drop_specks(mask: np.ndarray, fraction: float = SPECK_FRACTION) -> np.ndarra
     return keep[labels]
 
 
-def fill_holes(mask: np.ndarray, fraction: float = HOLE_FRACTION) -> np.ndarray:
-    """Step 3: ``mask`` with its enclosed holes filled where a hole is at most ``fraction`` of it."""
+def fill_holes(
+    mask: np.ndarray,
+    z: np.ndarray,
+    fraction: float = HOLE_FRACTION,
+    min_prob: float = HOLE_MIN_PROB,
+) -> np.ndarray:
+    """Step 3: ``mask`` with the enclosed holes filled that are at most ``fraction`` of it and
+    whose mean fused probability (from the log-odds ``z``) is at least ``min_prob``."""
     holes = ndimage.binary_fill_holes(mask) & ~mask
     if not holes.any():
         return mask
     labels, count = ndimage.label(holes)
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)
-    small = sizes <= fraction * np.count_nonzero(mask)
-    small[0] = False
-    return mask | small[labels]
+    flat = labels.ravel()
+    sizes = np.bincount(flat, minlength=count + 1)
+    prob = 1.0 / (1.0 + np.exp(-z[holes]))
+    total = np.bincount(flat[holes.ravel()], weights=prob, minlength=count + 1)
+    mean_prob = total / np.maximum(sizes, 1)
+    fill = (sizes <= fraction * np.count_nonzero(mask)) & (mean_prob >= min_prob)
+    fill[0] = False
+    return mask | fill[labels]
 
 
 def commit(z: np.ndarray, mask: np.ndarray, rim: int = SOFT_RIM_PX) -> np.ndarray:
@@ -139,7 +153,7 @@ def confidence_from_error(error: float) -> float:
 def fuse(isnet: np.ndarray, u2net: np.ndarray) -> Fusion:
     """Steps 1-4 on two foreground probabilities of the same (working) shape."""
     z = fused_logit(isnet, u2net)
-    mask = fill_holes(drop_specks(z > 0.0))
+    mask = fill_holes(drop_specks(z > 0.0), z)
     return Fusion(commit(z, mask), error_estimate(isnet, u2net, z))
 
 
