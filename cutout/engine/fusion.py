@@ -15,7 +15,7 @@ The steps, each kept because it measured better on the dev set (docs/quality.md 
 2. **Specks out.** Foreground islands smaller than 5% of the largest one are dropped: they are
    background texture the models half-liked, never a subject of their own.
 3. **Enclosed holes filled only when the evidence allows it**: a hole at most 20% of the
-   subject's area whose mean fused probability is at least 5% (a gap the models were unsure about,
+   subject's area whose median fused probability is at least 5% (a gap the models were unsure about,
    such as between a zebra's stripes). A hole the fusion calls background with confidence (a mug's
    handle, the gap between an arm and the body) stays open. Filling every hole scored higher
    (IoU +0.003, BF +0.005), but only on the COCO rows, whose polygon masks cannot have holes.
@@ -53,7 +53,7 @@ PRIOR_LOGIT = 2.0  # nats added towards foreground: both models under-segment
 PROB_EPS = 1e-4  # probabilities are clipped to [eps, 1 - eps] before the logit (|z| <= 9.2 each)
 SPECK_FRACTION = 0.05  # islands smaller than this share of the largest one are dropped
 HOLE_FRACTION = 0.20  # enclosed holes up to this share of the subject's area may be filled...
-HOLE_MIN_PROB = 0.05  # ...when their mean fused probability is at least this
+HOLE_MIN_PROB = 0.05  # ...when their median fused probability is at least this
 SOFT_RIM_PX = 2  # the soft rim kept on each side of the decided edge (working-resolution px)
 CONFIDENCE_SCALE = 5.0  # confidence = 1 - scale * predicted MAE, clipped to 0..1
 
@@ -104,19 +104,22 @@ def fill_holes(
     min_prob: float = HOLE_MIN_PROB,
 ) -> np.ndarray:
     """Step 3: ``mask`` with the enclosed holes filled that are at most ``fraction`` of it and
-    whose mean fused probability (from the log-odds ``z``) is at least ``min_prob``."""
+    whose median fused probability (from the log-odds ``z``) is at least ``min_prob``. The median,
+    not the mean: a small hole is mostly soft rim, whose 0.3s would outvote a clear 0.0 centre."""
     holes = ndimage.binary_fill_holes(mask) & ~mask
     if not holes.any():
         return mask
-    labels, count = ndimage.label(holes)
-    flat = labels.ravel()
-    sizes = np.bincount(flat, minlength=count + 1)
-    prob = 1.0 / (1.0 + np.exp(-z[holes]))
-    total = np.bincount(flat[holes.ravel()], weights=prob, minlength=count + 1)
-    mean_prob = total / np.maximum(sizes, 1)
-    fill = (sizes <= fraction * np.count_nonzero(mask)) & (mean_prob >= min_prob)
-    fill[0] = False
-    return mask | fill[labels]
+    labels, _ = ndimage.label(holes)
+    limit = fraction * np.count_nonzero(mask)
+    min_logit = float(np.log(min_prob / (1.0 - min_prob)))
+    out = mask.copy()
+    for index, box in enumerate(ndimage.find_objects(labels), 1):
+        if box is None:
+            continue
+        hole = labels[box] == index
+        if np.count_nonzero(hole) <= limit and float(np.median(z[box][hole])) >= min_logit:
+            out[box] |= hole
+    return out
 
 
 def commit(z: np.ndarray, mask: np.ndarray, rim: int = SOFT_RIM_PX) -> np.ndarray:
