@@ -21,8 +21,8 @@ The steps, each kept because it measured better on the dev set (docs/quality.md 
    (IoU +0.003, BF +0.005), but only on the COCO rows, whose polygon masks cannot have holes.
 4. **Commit, but keep a soft rim.** The ground truth of every photo is binary and a half-grey
    background costs error, so pixels further than 2 px from the decided edge are set to exactly 0
-   or 1; inside that 2 px rim the fused probability is kept (clamped to the decided side), so hair
-   and fur still fade out instead of being cut with scissors.
+   or 1; inside that 2 px rim the fused probability is kept where it agrees with the decision, so
+   hair and fur still fade out instead of being cut with scissors.
 
 All of it runs at a working resolution (the image, or its integer box reduction whose long side is
 at least the ISNet prediction's), then :func:`cutout.engine.refine.refine_matte` takes it to full
@@ -124,7 +124,7 @@ def fill_holes(
 
 def commit(z: np.ndarray, mask: np.ndarray, rim: int = SOFT_RIM_PX) -> np.ndarray:
     """Step 4: 0/1 from ``mask`` except within ``rim`` px of its edge, where the fused
-    probability stays (never crossing 0.5, so the decision does not move)."""
+    probability stays wherever it is on the decided side of 0.5."""
     alpha = mask.astype(np.float32)
     if rim <= 0:
         return alpha
@@ -132,8 +132,11 @@ def commit(z: np.ndarray, mask: np.ndarray, rim: int = SOFT_RIM_PX) -> np.ndarra
     if not edge.any():
         return alpha
     band = ndimage.binary_dilation(edge, structure=_EIGHT, iterations=rim)
-    prob = 1.0 / (1.0 + np.exp(-z[band]))
-    alpha[band] = np.where(mask[band], np.maximum(prob, 0.5), np.minimum(prob, 0.5))
+    zb, decided = z[band], mask[band]
+    prob = 1.0 / (1.0 + np.exp(-zb))
+    # Soft only where the fusion agrees with the decision; where steps 2-3 overrode it (a dropped
+    # speck's rim, a filled hole's rim) the pixel is committed like the rest.
+    alpha[band] = np.where((zb > 0.0) == decided, prob, decided)
     return alpha
 
 
