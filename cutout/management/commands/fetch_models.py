@@ -55,5 +55,18 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.SUCCESS(line))
             else:
                 self.stdout.write(line)
+        # The int8 files the engine prefers on CPU, built from the verified sources (issue 10).
+        # A failed build is reported but not fatal: the engine then runs the source model.
+        from cutout.engine.optimize import ensure_optimized
+
+        ready = [outcome.name for outcome in outcomes if outcome.status != "failed"]
+        for built in ensure_optimized(
+            ready, model_dir=model_dir, force=options["force"], log_line=self.stdout.write
+        ):
+            line = f"{built.name}: int8 file {built.status} - {built.message}"
+            if built.status == "failed":
+                self.stderr.write(self.style.WARNING(line))
+            else:
+                self.stdout.write(self.style.SUCCESS(line) if built.status == "built" else line)
         if failed:
             raise CommandError(f"{failed} model(s) could not be fetched")
