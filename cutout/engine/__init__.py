@@ -29,7 +29,15 @@ from .errors import (
     UnsupportedFormat,
 )
 from .matte import Matte, compute_matte, matte_from_png, matte_to_png
-from .models import MODELS, configure, default_model_dir, get_session, list_models, loaded_models
+from .models import (
+    MODELS,
+    configure,
+    default_model_dir,
+    get_session,
+    list_models,
+    loaded_models,
+    side_threads,
+)
 from .options import CHANNELS, FORMATS, MODES, SIZES, Limits, Options, parse_color
 from .pipelines import DEFAULT_PIPELINE, PIPELINES
 from .process import process
@@ -50,9 +58,13 @@ def preload(
     for name in names:
         if name not in PIPELINES:
             raise InvalidOption(f"pipeline={name!r} is unknown", field="pipeline")
-        for model in PIPELINES[name].models:
+        directory = Path(str(model_dir)) if model_dir is not None else None
+        pipeline = PIPELINES[name]
+        side = side_threads()
+        for model in pipeline.models:
+            # get_session is a no-op for a session already made.
+            get_session(model, directory, threads=side if model in pipeline.side_models else 0)
             if model not in loaded:
-                get_session(model, Path(str(model_dir)) if model_dir is not None else None)
                 loaded.append(model)
     return loaded
 

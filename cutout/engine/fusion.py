@@ -34,6 +34,7 @@ disagree and how wide the unsure band is; ``1 - 5 * error`` (clipped) is the mat
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,7 +43,7 @@ from scipy import ndimage
 
 from . import refine
 from .decode import DecodedImage
-from .models import timed
+from .models import side_threads, timed
 
 if TYPE_CHECKING:
     from .pipelines import Context
@@ -106,10 +107,19 @@ def fill_holes(
     """Step 3: ``mask`` with the enclosed holes filled that are at most ``fraction`` of it and
     whose median fused probability (from the log-odds ``z``) is at least ``min_prob``. The median,
     not the mean: a small hole is mostly soft rim, whose 0.3s would outvote a clear 0.0 centre."""
-    holes = ndimage.binary_fill_holes(mask) & ~mask
-    if not holes.any():
+    # The enclosed holes are the 4-connected background regions that do not touch the border
+    # (what ``binary_fill_holes`` finds, in one labelling pass instead of an iterated dilation:
+    # 5x faster at 1.5 MP).
+    labels, count = ndimage.label(~mask)
+    if count == 0:
         return mask
-    labels, _ = ndimage.label(holes)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    enclosed = np.ones(count + 1, dtype=bool)
+    enclosed[border] = False
+    enclosed[0] = False
+    if not enclosed.any():
+        return mask
+    labels[~enclosed[labels]] = 0
     limit = fraction * np.count_nonzero(mask)
     min_logit = float(np.log(min_prob / (1.0 - min_prob)))
     out = mask.copy()
@@ -128,10 +138,14 @@ def commit(z: np.ndarray, mask: np.ndarray, rim: int = SOFT_RIM_PX) -> np.ndarra
     alpha = mask.astype(np.float32)
     if rim <= 0:
         return alpha
-    edge = mask ^ ndimage.binary_erosion(mask, structure=_EIGHT, border_value=1)
+    # 3x3 erosion / (2 rim + 1)-square dilation as separable min / max filters on bytes: the same
+    # sets as ``binary_erosion`` (border counted as subject) and ``rim`` 8-connected dilations,
+    # several times faster.
+    bytes_mask = mask.view(np.uint8)
+    edge = mask ^ ndimage.minimum_filter(bytes_mask, size=3, mode="nearest").view(bool)
     if not edge.any():
         return alpha
-    band = ndimage.binary_dilation(edge, structure=_EIGHT, iterations=rim)
+    band = ndimage.maximum_filter(edge.view(np.uint8), size=2 * rim + 1, mode="nearest").view(bool)
     zb, decided = z[band], mask[band]
     prob = 1.0 / (1.0 + np.exp(-zb))
     # Soft only where the fusion agrees with the decision; where steps 2-3 overrode it (a dropped
@@ -164,11 +178,27 @@ def fuse(isnet: np.ndarray, u2net: np.ndarray) -> Fusion:
 
 
 def run_best(image: DecodedImage, ctx: Context) -> np.ndarray:
-    """The ``best`` pipeline: full-resolution uint8 alpha; sets ``ctx.confidence``."""
-    from .pipelines import predict  # pipelines imports this module for its registry
+    """The ``best`` pipeline: full-resolution uint8 alpha; sets ``ctx.confidence``.
 
-    isnet = predict(image, "isnet", ctx)
-    u2net = predict(image, "u2net", ctx)
+    With two or more threads u2net runs on its own one-thread session while ISNet runs (see
+    :func:`cutout.engine.models.side_threads`): its stages are timed under ``u2net_*`` keys, and
+    ``u2net_wait`` is how long ISNet's side then waited for it.
+    """
+    from .pipelines import Context, predict  # pipelines imports this module for its registry
+
+    side = side_threads()
+    if side:
+        side_ctx = Context(model_dir=ctx.model_dir)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cutout-u2net") as pool:
+            pending = pool.submit(predict, image, "u2net", side_ctx, threads=side)
+            isnet = predict(image, "isnet", ctx)
+            with timed(ctx.timings, "u2net_wait"):
+                u2net = pending.result()
+        for stage, ms in side_ctx.timings.items():
+            ctx.timings[f"u2net_{stage}"] = ms
+    else:
+        isnet = predict(image, "isnet", ctx)
+        u2net = predict(image, "u2net", ctx)
     with timed(ctx.timings, "refine"):
         work = image.reduced(max(isnet.shape)).size
         fusion = fuse(refine.resize_float(isnet, work), refine.resize_float(u2net, work))

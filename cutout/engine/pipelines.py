@@ -35,6 +35,9 @@ class Pipeline:
     models: tuple[str, ...]
     description: str
     run: Callable[[DecodedImage, Context], np.ndarray]
+    # Models the pipeline runs beside the first on a one-thread session when the machine allows
+    # (``models.side_threads``): preloaded with the rest.
+    side_models: tuple[str, ...] = ()
 
 
 def model_input(image: DecodedImage, model: str) -> np.ndarray:
@@ -62,14 +65,18 @@ def model_input(image: DecodedImage, model: str) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
-def predict(image: DecodedImage, model: str, ctx: Context) -> np.ndarray:
-    """Low-resolution foreground probability (model's input size), float32 in 0..1."""
+def predict(image: DecodedImage, model: str, ctx: Context, *, threads: int = 0) -> np.ndarray:
+    """Low-resolution foreground probability (model's input size), float32 in 0..1.
+
+    ``threads`` > 0 runs it on a session of its own with that many threads (see
+    :func:`cutout.engine.models.side_threads`)."""
     with timed(ctx.timings, "load"):
-        get_session(model, ctx.model_dir)  # no-op once loaded; first use reads and warms the model
+        # no-op once loaded; first use reads and warms the model
+        get_session(model, ctx.model_dir, threads=threads)
     with timed(ctx.timings, "preprocess"):
         tensor = model_input(image, model)
     with timed(ctx.timings, "inference"):
-        out = run_model(model, tensor, ctx.model_dir)
+        out = run_model(model, tensor, ctx.model_dir, threads=threads)
     with timed(ctx.timings, "postprocess"):
         out = stretch(out)
     return out
@@ -114,6 +121,7 @@ PIPELINES: dict[str, Pipeline] = {
         ("isnet", "u2net"),
         "ISNet 1024 + u2net fused in log-odds, cleaned and committed (fusion.py)",
         fusion.run_best,
+        side_models=("u2net",),
     ),
 }
 DEFAULT_PIPELINE = "best"
