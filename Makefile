@@ -75,6 +75,7 @@ eval: deps models
 
 bench: dev-deps models
 	$(PY) -m cutout.tools.bench
+	$(PY) -m cutout.tools.bench_speed
 	$(PY) -m cutout.tools.worker_bench
 
 clean:
