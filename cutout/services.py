@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import logging
+import posixpath
 import time
 from dataclasses import fields
 from datetime import timedelta
@@ -30,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
 
 from billing.services import credits_capture, credits_release, credits_reserve
-from cutout import engine
+from cutout import engine, storage
 from cutout.models import Cutout, Source
 
 if TYPE_CHECKING:
@@ -563,3 +565,38 @@ def _rerender_source(cutout: Cutout, matte_bytes: bytes) -> Any:
         stored.load()
         rgb = stored.convert("RGB")
     return engine.DecodedImage.from_pil(rgb, "PNG")
+
+
+def cutouts_delete(*, workspace: Workspace, cutouts: list[Cutout]) -> int:
+    """Delete ``cutouts`` of ``workspace`` with their re-renders; return how many rows went.
+
+    Rows go in one transaction; their files (original, matte, result, thumbnail) are removed from
+    storage after it commits, so a rollback never leaves rows pointing at deleted files. A file
+    that cannot be removed is logged and left to the retention sweep. The credit ledger keeps
+    its entries: a cutout that was paid for stays paid for.
+    """
+    ids = [str(c.pk) for c in cutouts]
+    rows = list(
+        Cutout.objects.filter(workspace=workspace).filter(
+            Q(pk__in=ids) | Q(metadata__rerender_of__in=ids)
+        )
+    )
+    names: list[str] = []
+    for row in rows:
+        for field in (row.original, row.matte, row.result):
+            if field and field.name:
+                names.append(str(field.name))
+        if row.result:
+            names.append(f"{posixpath.dirname(str(row.result.name))}/thumb.webp")
+    with transaction.atomic():
+        Cutout.objects.filter(pk__in=[r.pk for r in rows]).delete()
+
+    def remove_files() -> None:
+        for name in names:
+            try:
+                storage.storage_delete(name)
+            except Exception:  # the retention sweep removes what is left behind
+                logger.warning("could not delete %s", name)
+
+    transaction.on_commit(remove_files)
+    return len(rows)

@@ -28,7 +28,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.http import (
@@ -540,40 +539,11 @@ def cutout_thumb(request: HttpRequest, cutout_id: str) -> HttpResponse:
     return response
 
 
-def _cutouts_delete(*, workspace: Workspace, cutouts: list[Cutout]) -> int:
-    """Delete cutouts (with their re-renders and files). The credit ledger keeps its entries."""
-    ids = [str(c.pk) for c in cutouts]
-    rows = list(
-        Cutout.objects.filter(workspace=workspace).filter(
-            Q(pk__in=ids) | Q(metadata__rerender_of__in=ids)
-        )
-    )
-    names: list[str] = []
-    for row in rows:
-        for field in (row.original, row.matte, row.result):
-            if field and field.name:
-                names.append(str(field.name))
-        if row.result:
-            names.append(f"{posixpath.dirname(str(row.result.name))}/thumb.webp")
-    with transaction.atomic():
-        Cutout.objects.filter(pk__in=[r.pk for r in rows]).delete()
-
-    def remove_files() -> None:
-        for name in names:
-            try:
-                storage.storage_delete(name)
-            except Exception:  # the retention sweep removes what is left behind
-                logger.warning("could not delete %s", name)
-
-    transaction.on_commit(remove_files)
-    return len(rows)
-
-
 @workspace_page
 @require_POST
 def cutout_delete(request: HttpRequest, cutout_id: str) -> HttpResponse:
     cutout = _cutout_or_404(request, cutout_id)
-    _cutouts_delete(workspace=_workspace(request), cutouts=[cutout])
+    services.cutouts_delete(workspace=_workspace(request), cutouts=[cutout])
     messages.success(request, f"Deleted {cutout.input_name or 'the cutout'}.")
     return redirect("library")
 
@@ -608,7 +578,7 @@ def library(request: HttpRequest) -> HttpResponse:
         ids = [i for i in request.POST.getlist("cutout") if selectors._uuid(i)]
         chosen = list(selectors.cutouts_for_workspace(workspace).filter(pk__in=ids))
         if chosen:
-            count = _cutouts_delete(workspace=workspace, cutouts=chosen)
+            count = services.cutouts_delete(workspace=workspace, cutouts=chosen)
             messages.success(
                 request, f"Deleted {len(chosen)} cutout{'s' if len(chosen) != 1 else ''}."
             )

@@ -317,3 +317,35 @@ def test_stored_matte_keeps_no_background_pixels() -> None:
     assert outside.sum() > 1000
     green = (stored[..., 1] > 200) & (stored[..., 0] < 60) & (stored[..., 2] < 60)
     assert not (green & outside).any()
+
+
+def test_delete_takes_rerenders_and_files_but_not_the_ledger(
+    django_capture_on_commit_callbacks,
+) -> None:
+    from django.core.files.storage import default_storage
+
+    caller = make_caller(credits=3)
+    caller.workspace.keep_originals = True
+    caller.workspace.save()
+    first = create(caller)
+    white = cutout_rerender(cutout=first, options=opts(mode="background", format="jpeg"))
+    kept = create(caller, data=image_bytes(150, 110, "JPEG", quality=90))
+    other = make_caller(credits=1)
+    foreign = create(other)
+    names = [
+        str(f.name) for row in (first, white) for f in (row.original, row.matte, row.result) if f
+    ]
+    assert len(names) >= 5 and all(default_storage.exists(n) for n in names)
+    debits = LedgerEntry.objects.filter(kind="debit").count()
+
+    # Another workspace's cutout is not this workspace's to delete.
+    assert services.cutouts_delete(workspace=caller.workspace, cutouts=[foreign]) == 0
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert services.cutouts_delete(workspace=caller.workspace, cutouts=[first]) == 2
+    assert len(callbacks) == 1  # files go only once the rows are gone for good
+    assert not Cutout.objects.filter(pk__in=[first.pk, white.pk]).exists()
+    assert Cutout.objects.filter(pk__in=[kept.pk, foreign.pk]).count() == 2
+    assert not any(default_storage.exists(n) for n in names)
+    assert default_storage.exists(str(kept.result.name))
+    assert LedgerEntry.objects.filter(kind="debit").count() == debits
+    assert balance(caller.workspace) == 1
