@@ -45,7 +45,7 @@ def bench_image(width: int, height: int) -> bytes:
 
 
 def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB -> MB
 
 
 def _rembg_session(pipeline: str, threads: int) -> Any:
