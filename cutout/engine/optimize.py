@@ -41,7 +41,8 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -264,19 +265,20 @@ def build(name: str, *, model_dir: Path | str | None = None) -> dict[str, Any]:
         )
         save_tensors_data(tensors, cache_path)
         exclude = float_nodes(model, recipe)
-        quantize_static(
-            str(float_path),
-            str(out_path),
-            None,
-            calibration_cache_path=str(cache_path),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            op_types_to_quantize=list(recipe.op_types),
-            nodes_to_exclude=exclude,
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
-        )
+        with _quiet_quantizer():
+            quantize_static(
+                str(float_path),
+                str(out_path),
+                None,
+                calibration_cache_path=str(cache_path),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                op_types_to_quantize=list(recipe.op_types),
+                nodes_to_exclude=exclude,
+                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            )
         quantized = onnx.load(str(out_path))
         quantized.producer_name = "cutout.engine.optimize"
         quantized.producer_version = str(OPTIMIZER_VERSION)
@@ -296,6 +298,24 @@ def build(name: str, *, model_dir: Path | str | None = None) -> dict[str, Any]:
     _write_atomic(target, data)
     _write_atomic(manifest_path(name, model_dir), json.dumps(manifest, indent=2).encode() + b"\n")
     return manifest
+
+
+class _DropAdvice(logging.Filter):
+    """onnxruntime's quantiser logs the same pre-processing advice (with a link) on every build;
+    we run shape inference and graph surgery ourselves, so it is noise in ``fetch_models``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider")
+
+
+@contextmanager
+def _quiet_quantizer() -> Iterator[None]:
+    root, advice = logging.getLogger(), _DropAdvice()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
 
 
 def float_nodes(model: Any, recipe: Recipe) -> list[str]:
