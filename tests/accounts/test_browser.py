@@ -9,16 +9,10 @@ from pathlib import Path
 import pytest
 
 from accounts.models import Membership, Role, User
+from tests.browser import LAUNCH_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PASSWORD = "a long enough browser phrase"
 INVITE_LINK = re.compile(r"https?://\S+/invitations/\S+/")
 

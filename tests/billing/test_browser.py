@@ -20,16 +20,9 @@ from accounts.models import Membership, Role, Workspace
 from billing.models import CreditPack, LedgerEntry, Payment, StripeEvent
 from billing.selectors import balance_for
 from billing.services import credits_capture, credits_grant, credits_reserve
+from tests.browser import LAUNCH_ARGS
 
 from .conftest import WEBHOOK_SECRET, make_user
-
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

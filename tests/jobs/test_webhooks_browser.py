@@ -10,12 +10,11 @@ import pytest
 
 from accounts.models import Role
 from cutout.models import WebhookDelivery, WebhookEndpoint
+from tests.browser import LAUNCH_ARGS
 from tests.jobs.conftest import make_member, make_workspace
 from tests.jobs.test_webhooks import Receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 def _shot(page: Any, artifacts_dir: Path, name: str) -> None:

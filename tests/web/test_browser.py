@@ -23,17 +23,11 @@ from PIL import Image
 from accounts.models import User
 from billing.selectors import balance_for
 from cutout.models import Cutout, Job, JobItem
+from tests.browser import LAUNCH_ARGS
 from tests.web.conftest import make_person, photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 PASSWORD = "a long enough browser phrase"
 DESKTOP = {"width": 1280, "height": 860}
 PHONE = {"width": 390, "height": 844}
