@@ -29,26 +29,26 @@
     var li = list.querySelector('[data-id="' + item.id + '"]');
     if (!li || li.getAttribute("data-state") === item.status) return;
     li.setAttribute("data-state", item.status);
-    var status = li.querySelector(".item-status");
-    status.innerHTML = "";
-    status.appendChild(itemStatus(item));
+    fill(li, ".item-status", itemStatus(item));
     if (item.thumb_url) {
-      var holder = li.querySelector(".item-thumb");
-      holder.innerHTML = "";
       var img = document.createElement("img");
       img.alt = "";
       img.src = item.thumb_url;
-      holder.appendChild(img);
+      fill(li, ".item-thumb", img);
     }
     if (item.url) {
-      var action = li.querySelector(".item-action");
-      action.innerHTML = "";
       var a = document.createElement("a");
       a.className = "button small secondary";
       a.href = item.url;
       a.textContent = "View";
-      action.appendChild(a);
+      fill(li, ".item-action", a);
     }
+  }
+
+  function fill(li, selector, node) {
+    var holder = li.querySelector(selector);
+    holder.innerHTML = "";
+    holder.appendChild(node);
   }
 
   function apply(data) {
