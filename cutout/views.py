@@ -321,57 +321,49 @@ def _upload_one(request: HttpRequest, file: UploadedFile, options: engine.Option
         input_name=file.name or "",
     )
     url = reverse("cutout_detail", args=[cutout.pk])
-    if not _wants_json(request):
-        return redirect(url)
-    return JsonResponse(
-        {
+    return _created(
+        request,
+        url,
+        lambda: {
             "kind": "cutout",
             "id": str(cutout.pk),
-            "url": url,
             "status": cutout.status,
             "credits_charged": cutout.credits_charged,
         },
-        status=201,
     )
 
 
 def _upload_batch(
     request: HttpRequest, files: list[UploadedFile], options: engine.Options
 ) -> HttpResponse:
-    workspace = _workspace(request)
-    if len(files) == 1:
-        job = jobs.job_create(
-            workspace=workspace,
-            zip_file=files[0],
-            options=options,
-            user=_user(request),
-            source=Source.WEB,
-        )
-    else:
-        job = jobs.job_create(
-            workspace=workspace,
-            files=files,
-            options=options,
-            user=_user(request),
-            source=Source.WEB,
-        )
+    # One file here is a ZIP of images (_upload sends a single image to _upload_one).
+    inputs: dict[str, Any] = {"zip_file": files[0]} if len(files) == 1 else {"files": files}
+    job = jobs.job_create(
+        workspace=_workspace(request),
+        options=options,
+        user=_user(request),
+        source=Source.WEB,
+        **inputs,
+    )
     url = reverse("batch_detail", args=[job.pk])
-    if not _wants_json(request):
-        return redirect(url)
-    return JsonResponse(
-        {
+    return _created(
+        request,
+        url,
+        lambda: {
             "kind": "batch",
             "id": str(job.pk),
-            "url": url,
             "status_url": reverse("batch_status", args=[job.pk]),
             **_batch_payload(request, job),
         },
-        status=201,
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# Results
+def _created(request: HttpRequest, url: str, payload: Callable[[], dict[str, Any]]) -> HttpResponse:
+    """An upload's answer: a redirect to ``url`` for a form post, or 201 JSON for the page's
+    script (``payload`` is only built then)."""
+    if not _wants_json(request):
+        return redirect(url)
+    return JsonResponse({**payload(), "url": url}, status=201)
 
 
 def _originals(qs: QuerySet[Cutout]) -> QuerySet[Cutout]:
