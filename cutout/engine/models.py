@@ -273,11 +273,11 @@ def side_threads() -> int:
 def _create_session(spec: ModelSpec, directory: Path, threads: int) -> Any:
     import onnxruntime as ort  # heavy import, deferred until a model is needed
 
-    from . import runtime  # providers, the int8 file when built, session tuning (issue 10)
+    from . import optimize, runtime  # the int8 file when built; providers, tuning (issue 10)
 
     path = check_model(spec.name, directory, full_hash=_config.verify)
     providers = runtime.providers()
-    path = runtime.model_file(spec, path, providers, full_hash=_config.verify)
+    path = optimize.session_model(spec, path, providers, full_hash=_config.verify)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:

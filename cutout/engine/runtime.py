@@ -5,8 +5,8 @@
   this onnxruntime build lacks is dropped with a warning; ``CPUExecutionProvider`` is always last.
   GPU providers need the ``onnxruntime-gpu`` wheel instead of ``onnxruntime`` (see
   requirements.txt); they run the source float models, not the int8 files.
-- **Model file**: on CPU, the int8 file that ``fetch_models`` built (:mod:`.optimize`) when its
-  manifest matches the registry; otherwise the source, with one warning saying why.
+- **Model file**: chosen by :func:`cutout.engine.optimize.session_model` (on CPU, the int8 file
+  that ``fetch_models`` built when its manifest matches the registry; otherwise the source).
 - **Session tuning** (:func:`tune`): measured on the 2-core Zen 4 reference machine, see
   ``docs/performance.md``.
 """
@@ -16,10 +16,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
-
-from .models import ModelSpec
 
 log = logging.getLogger("cutout.engine")
 
@@ -52,13 +49,6 @@ def providers(
                 ", ".join(available),
             )
     return [*chosen, CPU]
-
-
-def model_file(spec: ModelSpec, source: Path, chosen: Sequence[str], *, full_hash: bool) -> Path:
-    """The file to load for ``spec``: see :func:`cutout.engine.optimize.session_model`."""
-    from .optimize import session_model
-
-    return session_model(spec, source, chosen, full_hash=full_hash)
 
 
 def tune(options: Any) -> None:

@@ -82,7 +82,9 @@ def test_stale_or_damaged_file_is_refused_and_engine_falls_back(built, tmp_path,
     source = tmp_path / "u2netp.onnx"
     cpu = ["CPUExecutionProvider"]
     assert optimize.stale_reason("u2netp", tmp_path) is None
-    assert runtime.model_file(spec, source, cpu, full_hash=True) == tmp_path / "u2netp.int8.onnx"
+    assert (
+        optimize.session_model(spec, source, cpu, full_hash=True) == tmp_path / "u2netp.int8.onnx"
+    )
 
     derived = tmp_path / "u2netp.int8.onnx"
     data = bytearray(derived.read_bytes())
@@ -90,7 +92,7 @@ def test_stale_or_damaged_file_is_refused_and_engine_falls_back(built, tmp_path,
     derived.write_bytes(bytes(data))
     assert "sha256" in (optimize.stale_reason("u2netp", tmp_path) or "")
     with caplog.at_level(logging.WARNING, logger="cutout.engine"):
-        assert runtime.model_file(spec, source, cpu, full_hash=True) == source
+        assert optimize.session_model(spec, source, cpu, full_hash=True) == source
     assert "u2netp.int8.onnx does not match its manifest" in caplog.text
     assert "fetch_models" in caplog.text
 
@@ -216,4 +218,4 @@ def test_providers_from_environment(caplog):
     spec = models.MODELS["u2netp"]
     source = models.resolve_model_dir() / spec.file
     # On a GPU the float source runs: int8 QDQ graphs are a CPU optimisation.
-    assert runtime.model_file(spec, source, gpu, full_hash=False) == source
+    assert optimize.session_model(spec, source, gpu, full_hash=False) == source
