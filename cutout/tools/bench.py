@@ -44,7 +44,8 @@ def bench_image(width: int, height: int) -> bytes:
     return to_bytes(rgb, "JPEG", quality=90)
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
+    """This process's peak resident set, MB (10^6 bytes)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # KiB -> MB
 
 
@@ -146,7 +147,7 @@ def worker_rss(side: str, pipeline: str, data: bytes, threads: int) -> dict[str,
         session = _rembg_session(pipeline, threads)
         for _ in range(2):
             remove(data, session=session)
-    return {"peak_rss_mb": _peak_rss_mb()}
+    return {"peak_rss_mb": peak_rss_mb()}
 
 
 def run_worker(kind: str, pipeline: str, args: argparse.Namespace) -> dict[str, Any]:

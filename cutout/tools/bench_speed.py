@@ -20,12 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from cutout.tools.bench import peak_rss_mb
 
 TARGET_RSS_MB = 1200.0
 TARGET_SCALING = 1.8
@@ -36,10 +37,6 @@ def _rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         pages = int(fh.read().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6  # ru_maxrss is KiB
 
 
 # ---------------------------------------------------------------------------------- workers
@@ -78,7 +75,7 @@ def worker_memory(pipeline: str, images: int, distinct: int) -> dict[str, Any]:
         "rss_start_mb": round(baseline, 1),
         "rss_loaded_mb": round(loaded, 1),
         "samples": samples,
-        "peak_rss_mb": round(_peak_rss_mb(), 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
         "seconds": round(time.perf_counter() - start, 1),
     }
 
