@@ -154,6 +154,10 @@ class _Config:
     arena: bool = True
     model_dir: Path | None = None
     verify: bool = True
+    # Models whose files were hashed in full by this process (or the parent it forked from):
+    # later sessions of them (a side session, sessions rebuilt after fork or configure) only
+    # check sizes instead of re-reading up to 176 MB.
+    verified: set[tuple[str, Path]] = field(default_factory=set)
     # (model, model dir, intra-op threads override or 0 for ``threads``) -> session
     sessions: dict[tuple[str, Path, int], Any] = field(default_factory=dict)
     locks: dict[str, threading.Lock] = field(default_factory=dict)
@@ -275,9 +279,12 @@ def _create_session(spec: ModelSpec, directory: Path, threads: int) -> Any:
 
     from . import optimize, runtime  # the int8 file when built; providers, tuning (issue 10)
 
-    path = check_model(spec.name, directory, full_hash=_config.verify)
+    full_hash = _config.verify and (spec.name, directory) not in _config.verified
+    path = check_model(spec.name, directory, full_hash=full_hash)
     providers = runtime.providers()
-    path = optimize.session_model(spec, path, providers, full_hash=_config.verify)
+    path = optimize.session_model(spec, path, providers, full_hash=full_hash)
+    if full_hash:
+        _config.verified.add((spec.name, directory))
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads:
