@@ -50,27 +50,38 @@ def _blur_fusion(
     return np.clip(estimate, 0.0, 1.0), bg_mean
 
 
-def _bilinear_at(
-    small: np.ndarray, ys: np.ndarray, xs: np.ndarray, full: tuple[int, int]
-) -> np.ndarray:
-    """Sample ``small`` (h, w, c) bilinearly at full-resolution pixel centres (ys, xs)."""
-    h, w = small.shape[:2]
+def _band(alpha: np.ndarray) -> np.ndarray:
+    """Flat indices of the partial-alpha pixels, 0 < alpha < 255 (one wrapping subtraction: 0
+    becomes 255), several times quicker than two comparisons and a 2-D ``nonzero``."""
+    return np.flatnonzero((alpha.reshape(-1) - np.uint8(1)) < np.uint8(254))
+
+
+def _bilinear_at(small: np.ndarray, index: np.ndarray, full: tuple[int, int]) -> np.ndarray:
+    """Sample ``small`` (h, w, c) bilinearly at the centres of the full-resolution pixels whose
+    flat indices (row-major in ``full`` = (height, width)) are ``index``."""
+    h, w, channels = small.shape
+    ys, xs = np.divmod(index, full[1])
     fy = np.clip((ys + 0.5) * (h / full[0]) - 0.5, 0.0, h - 1.0).astype(np.float32)
     fx = np.clip((xs + 0.5) * (w / full[1]) - 0.5, 0.0, w - 1.0).astype(np.float32)
     y0, x0 = fy.astype(np.intp), fx.astype(np.intp)
-    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
     wy, wx = (fy - y0)[:, None], (fx - x0)[:, None]
-    top = small[y0, x0] * (1.0 - wx) + small[y0, x1] * wx
-    bottom = small[y1, x0] * (1.0 - wx) + small[y1, x1] * wx
-    return np.asarray(top * (1.0 - wy) + bottom * wy, dtype=np.float32)
+    row0, row1 = y0 * w, np.minimum(y0 + 1, h - 1) * w
+    x1 = np.minimum(x0 + 1, w - 1)
+    flat = small.reshape(-1, channels)
+    top = flat[row0 + x0]
+    top += (flat[row0 + x1] - top) * wx
+    bottom = flat[row1 + x0]
+    bottom += (flat[row1 + x1] - bottom) * wx
+    top += (bottom - top) * wy
+    return top
 
 
 def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Return a copy of ``rgb`` (H, W, 3 uint8) with partial-alpha pixels decontaminated."""
     out = np.array(rgb, dtype=np.uint8, copy=True)
-    ys, xs = np.nonzero((alpha > 0) & (alpha < 255))
-    if ys.size:
-        out[ys, xs] = _decontaminate(rgb, alpha, ys, xs)
+    index = _band(alpha)
+    if index.size:
+        out.reshape(-1, 3)[index] = _decontaminate(rgb, alpha, index)
     return out
 
 
@@ -83,19 +94,17 @@ def cutout_rgba(rgb: np.ndarray, alpha: np.ndarray, *, zero_hidden: bool = True)
     image = Image.fromarray(rgb)
     image.putalpha(Image.fromarray(alpha))  # Pillow interleaves in C, ~3x quicker than numpy
     rgba = np.array(image)
-    ys, xs = np.nonzero((alpha > 0) & (alpha < 255))
-    if ys.size:
-        rgba[ys, xs, :3] = _decontaminate(rgb, alpha, ys, xs)
+    index = _band(alpha)
+    if index.size:
+        rgba.reshape(-1, 4)[index, :3] = _decontaminate(rgb, alpha, index)
     if zero_hidden:
         pixels = rgba.view(np.uint32).reshape(alpha.shape)  # one 32-bit word per pixel
         np.multiply(pixels, alpha > 0, out=pixels)
     return rgba
 
 
-def _decontaminate(
-    rgb: np.ndarray, alpha: np.ndarray, ys: np.ndarray, xs: np.ndarray
-) -> np.ndarray:
-    """Foreground colour (N, 3) uint8 at the band pixels (ys, xs)."""
+def _decontaminate(rgb: np.ndarray, alpha: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Foreground colour (N, 3) uint8 at the band pixels (flat indices ``index``)."""
     height, width = alpha.shape
     factor = max(1, max(height, width) // STAT_SIDE)  # integer box reduction: cheap in Pillow
     small_rgb = Image.fromarray(rgb).reduce(factor)
@@ -108,9 +117,9 @@ def _decontaminate(
     # Level 2, narrow: the same with level 1's estimates, for local colour.
     fg_mean, bg_mean = _blur_means(f1, b1, a_s, max(2, round(NARROW_RADIUS * long_side)))
     # Bilinear samples of the two smooth maps at the band pixels only (a few percent of the image).
-    both = _bilinear_at(np.concatenate([fg_mean, bg_mean], axis=2), ys, xs, (height, width))
+    both = _bilinear_at(np.concatenate([fg_mean, bg_mean], axis=2), index, (height, width))
     f_s, b_s = both[:, :3], both[:, 3:]
-    a = alpha[ys, xs].astype(np.float32)[:, None] * (1.0 / 255.0)
-    i = rgb[ys, xs].astype(np.float32) * (1.0 / 255.0)
+    a = alpha.reshape(-1)[index].astype(np.float32)[:, None] * (1.0 / 255.0)
+    i = rgb.reshape(-1, 3)[index].astype(np.float32) * (1.0 / 255.0)
     f = f_s + a * (i - a * f_s - (1.0 - a) * b_s)
     return np.clip(f * 255.0 + 0.5, 0, 255).astype(np.uint8)
