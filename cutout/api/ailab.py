@@ -74,7 +74,14 @@ ERRORS: dict[str, tuple[int, str, str, str]] = {
     "multiple_images": (400, "ERROR_PARAMETERS", "ERROR_PARAMETERS", "Invalid parameters."),
     "invalid_parameter": (400, "ERROR_INVALID_PARAMETER", "ERROR_PARAMETERS", "Invalid parameter."),
     "file_too_large": (400, "ERROR_IMAGE_SIZE", "ERROR_PARAMETERS", "The image file is too large."),
-    "request_too_large": (413, "ERROR_IMAGE_SIZE", "ERROR_PARAMETERS", "The request is too large."),
+    # A body too big to read is an image over the limit too: the same 400 as the per-endpoint check,
+    # so a client sees one answer for "too large" whatever the margin.
+    "request_too_large": (
+        400,
+        "ERROR_IMAGE_SIZE",
+        "ERROR_PARAMETERS",
+        "The image file is too large.",
+    ),
     "unsupported_format": (
         400,
         "ERROR_IMAGE_FORMAT",

@@ -186,6 +186,12 @@ def test_file_size_limits(client, caller, path, limit) -> None:
     assert balance(caller.workspace) == 10
 
 
+def test_body_over_the_read_limit_gets_the_same_answer_as_a_large_file(client, caller) -> None:
+    big = padded(image_bytes(100, 100, "JPEG"), 6 * MB)  # past the 5 MiB read guard
+    assert_error(post(client, FOOD, caller.secret, big), 400, "ERROR_IMAGE_SIZE")
+    assert balance(caller.workspace) == 10
+
+
 @pytest.mark.parametrize(
     ("path", "size"),
     [
