@@ -68,46 +68,74 @@ def _bilinear_at(small: np.ndarray, index: np.ndarray, full: tuple[int, int]) ->
     row0, row1 = y0 * w, np.minimum(y0 + 1, h - 1) * w
     x1 = np.minimum(x0 + 1, w - 1)
     flat = small.reshape(-1, channels)
-    top = flat[row0 + x0]
-    top += (flat[row0 + x1] - top) * wx
-    bottom = flat[row1 + x0]
-    bottom += (flat[row1 + x1] - bottom) * wx
+    top = np.take(flat, row0 + x0, axis=0)  # ``take`` gathers rows several times quicker than []
+    top += (np.take(flat, row0 + x1, axis=0) - top) * wx
+    bottom = np.take(flat, row1 + x0, axis=0)
+    bottom += (np.take(flat, row1 + x1, axis=0) - bottom) * wx
     top += (bottom - top) * wy
     return top
 
 
-def estimate_foreground(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Return a copy of ``rgb`` (H, W, 3 uint8) with partial-alpha pixels decontaminated."""
+def estimate_foreground(
+    rgb: np.ndarray, alpha: np.ndarray, *, reduced: Image.Image | None = None
+) -> np.ndarray:
+    """Return a copy of ``rgb`` (H, W, 3 uint8) with partial-alpha pixels decontaminated.
+
+    ``reduced``, optional: the same image as RGB box-reduced by ``max(H, W) // STAT_SIDE``
+    (``DecodedImage.reduced(STAT_SIDE)``), which spares converting ``rgb`` back to Pillow.
+    """
     out = np.array(rgb, dtype=np.uint8, copy=True)
     index = _band(alpha)
     if index.size:
-        out.reshape(-1, 3)[index] = _decontaminate(rgb, alpha, index)
+        out.reshape(-1, 3)[index] = _decontaminate(rgb, alpha, index, reduced)
     return out
 
 
-def cutout_rgba(rgb: np.ndarray, alpha: np.ndarray, *, zero_hidden: bool = True) -> np.ndarray:
-    """(H, W, 4) uint8: decontaminated colour plus ``alpha``.
+def cutout_rgba(
+    rgb: np.ndarray,
+    alpha: np.ndarray,
+    *,
+    zero_hidden: bool = True,
+    reduced: Image.Image | None = None,
+) -> np.ndarray:
+    """(H, W, 4) uint8: decontaminated colour plus ``alpha`` (``reduced`` as for
+    :func:`estimate_foreground`).
 
     With ``zero_hidden`` fully transparent pixels become (0, 0, 0, 0): they are invisible, zeros
     compress to nothing, and the hidden background cannot leak out of the file.
     """
-    image = Image.fromarray(rgb)
-    image.putalpha(Image.fromarray(alpha))  # Pillow interleaves in C, ~3x quicker than numpy
-    rgba = np.array(image)
+    rgba = _interleave(rgb, alpha)
     index = _band(alpha)
     if index.size:
-        rgba.reshape(-1, 4)[index, :3] = _decontaminate(rgb, alpha, index)
+        rgba.reshape(-1, 4)[index, :3] = _decontaminate(rgb, alpha, index, reduced)
     if zero_hidden:
         pixels = rgba.view(np.uint32).reshape(alpha.shape)  # one 32-bit word per pixel
         np.multiply(pixels, alpha > 0, out=pixels)
     return rgba
 
 
-def _decontaminate(rgb: np.ndarray, alpha: np.ndarray, index: np.ndarray) -> np.ndarray:
+def _interleave(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint8 RGBA from ``rgb`` and ``alpha``, built as little-endian 32-bit words
+    ``A<<24 | B<<16 | G<<8 | R`` in a few whole-array integer operations: 3-5x quicker than
+    Pillow's ``putalpha`` and a copy out (2 vs 11 ms at 1.5 MP, 66 vs 210 ms at 24 MP)."""
+    words = alpha.astype("<u4")
+    for channel in (2, 1, 0):
+        words <<= 8
+        words |= rgb[..., channel]
+    return words.view(np.uint8).reshape(*alpha.shape, 4)
+
+
+def _decontaminate(
+    rgb: np.ndarray, alpha: np.ndarray, index: np.ndarray, reduced: Image.Image | None = None
+) -> np.ndarray:
     """Foreground colour (N, 3) uint8 at the band pixels (flat indices ``index``)."""
     height, width = alpha.shape
     factor = max(1, max(height, width) // STAT_SIDE)  # integer box reduction: cheap in Pillow
-    small_rgb = Image.fromarray(rgb).reduce(factor)
+    small_size = (-(-width // factor), -(-height // factor))  # what Pillow's reduce gives
+    if reduced is not None and reduced.mode == "RGB" and reduced.size == small_size:
+        small_rgb = reduced
+    else:  # converting a big array back to Pillow costs more than the reduction itself
+        small_rgb = Image.fromarray(rgb).reduce(factor)
     small_a = Image.fromarray(alpha).reduce(factor)
     i_s = np.asarray(small_rgb, dtype=np.float32) * (1.0 / 255.0)
     a_s = np.asarray(small_a, dtype=np.float32)[..., None] * (1.0 / 255.0)

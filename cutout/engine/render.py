@@ -18,7 +18,7 @@ from PIL import Image, ImageFilter
 from . import encode as enc
 from .decode import DecodedImage
 from .errors import InvalidOption
-from .foreground import cutout_rgba
+from .foreground import STAT_SIDE, cutout_rgba
 from .matte import Matte
 from .options import Options
 
@@ -109,7 +109,7 @@ def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
     ):
         # The most common request (and the benchmark's): a full-size transparent PNG. Straight from
         # arrays to our PNG writer, with no intermediate PIL images or copies.
-        rgba = cutout_rgba(image.rgb, alpha)
+        rgba = cutout_rgba(image.rgb, alpha, reduced=image.reduced(STAT_SIDE))
         _lap(timings, "layout", start)
         timings["compose"] = 0.0
         start = time.perf_counter()
