@@ -23,6 +23,7 @@ import struct
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 from PIL import Image
@@ -95,35 +96,70 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     )
 
 
-def _deflate_raw(data: memoryview, last: bool) -> bytes:
+def _deflate_raw(data: memoryview | bytes, last: bool) -> bytes:
     compressor = zlib.compressobj(PNG_COMPRESS_LEVEL, zlib.DEFLATED, -15, 9, zlib.Z_RLE)
     body = compressor.compress(data)
     # A full flush ends on a byte boundary with a fresh dictionary, so slices concatenate.
     return body + compressor.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH)
 
 
+_ADLER_BASE = 65521
+
+
+def adler32_combine(first: int, second: int, second_length: int) -> int:
+    """Adler-32 of ``a + b`` from ``adler32(a)``, ``adler32(b)`` and ``len(b)`` (the sum of bytes
+    and the sum of running sums, both modulo 65521, shifted by the second part's length)."""
+    a1, b1 = first & 0xFFFF, first >> 16
+    a2, b2 = second & 0xFFFF, second >> 16
+    a = (a1 + a2 - 1) % _ADLER_BASE
+    b = (b1 + b2 + second_length * (a1 - 1)) % _ADLER_BASE
+    return (b << 16) | a
+
+
+def _filtered_rows(rows: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """PNG scanlines ``start..stop`` of ``rows`` (H, row bytes) with filter type 2 ("Up"): each
+    byte minus the byte above it, modulo 256; the image's first row stays as it is."""
+    out = np.empty((stop - start, rows.shape[1] + 1), dtype=np.uint8)
+    out[:, 0] = 2
+    first = start
+    if start == 0:
+        out[0, 1:] = rows[0]
+        first = 1
+    np.subtract(rows[first:stop], rows[first - 1 : stop - 1], out=out[first - start :, 1:])
+    return out
+
+
+def _encode_slice(rows: np.ndarray, start: int, stop: int, last: bool) -> tuple[bytes, int, int]:
+    """Filter, checksum and deflate one slice of scanlines: (deflate bytes, Adler-32, length)."""
+    raw = memoryview(_filtered_rows(rows, start, stop).data).cast("B")
+    return _deflate_raw(raw, last), zlib.adler32(raw), len(raw)
+
+
 def png_bytes(pixels: np.ndarray) -> bytes:
-    """Encode an 8-bit (H, W) or (H, W, C) array, C in 1..4, as PNG. Deterministic output."""
+    """Encode an 8-bit (H, W) or (H, W, C) array, C in 1..4, as PNG. Deterministic output.
+
+    Big images are cut into one slice of whole rows per worker; each worker filters, checksums
+    and deflates its own slice (numpy and zlib release the GIL), and the checksums are combined.
+    """
     arr = np.ascontiguousarray(pixels, dtype=np.uint8)
     if arr.ndim == 2:
         arr = arr[..., None]
     height, width, channels = arr.shape
     rows = arr.reshape(height, width * channels)
-    # Filter type 2 ("Up"): each byte minus the byte above it, modulo 256. Row 0 stays as is.
-    filtered = np.empty((height, width * channels + 1), dtype=np.uint8)
-    filtered[:, 0] = 2
-    filtered[0, 1:] = rows[0]
-    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])
-    raw = memoryview(filtered.data).cast("B")
-    size = len(raw)
-    workers = min(4, os.cpu_count() or 1)
-    if size >= _PARALLEL_MIN_BYTES and workers > 1:
-        step = -(-size // workers)
-        slices = [(raw[i : i + step], i + step >= size) for i in range(0, size, step)]
-        parts = list(_executor().map(lambda s: _deflate_raw(*s), slices))
+    workers = min(4, os.cpu_count() or 1, height)
+    if rows.nbytes < _PARALLEL_MIN_BYTES or workers < 2:
+        bounds = [0, height]
     else:
-        parts = [_deflate_raw(raw, True)]
-    stream = b"".join([b"\x78\x01", *parts, struct.pack(">I", zlib.adler32(raw))])
+        bounds = [height * k // workers for k in range(workers + 1)]
+    jobs = [(rows, lo, hi, hi == height) for lo, hi in pairwise(bounds)]
+    if len(jobs) == 1:
+        parts = [_encode_slice(*jobs[0])]
+    else:
+        parts = list(_executor().map(lambda job: _encode_slice(*job), jobs))
+    checksum = parts[0][1]
+    for _, adler, length in parts[1:]:
+        checksum = adler32_combine(checksum, adler, length)
+    stream = b"".join([b"\x78\x01", *(part[0] for part in parts), struct.pack(">I", checksum)])
     header = struct.pack(">IIBBBBB", width, height, 8, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
     return b"".join(
         [

@@ -1,8 +1,10 @@
 import hashlib
 import io
 import json
+import struct
 import tarfile
 import zipfile
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from PIL import Image
 
 from cutout import engine
 from cutout.engine import MODELS, ModelMissing, list_models, models
-from cutout.engine.encode import png_bytes
+from cutout.engine.encode import adler32_combine, png_bytes
 from cutout.engine.fetch import FetchError, fetch_models
 
 
@@ -58,6 +60,19 @@ def test_png_writer_round_trips_every_channel_count():
         image = Image.open(io.BytesIO(data))
         image.load()
         assert np.array_equal(np.asarray(image).reshape(shape), pixels)
+
+
+def test_png_writer_stream_checksum_is_right_across_slices():
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (999, 701, 4), dtype=np.uint8)  # big enough to be sliced
+    data = png_bytes(pixels)
+    length = struct.unpack(">I", data[33:37])[0]
+    assert data[37:41] == b"IDAT"
+    zlib.decompress(data[41 : 41 + length])  # verifies the combined Adler-32 (raises if wrong)
+    for cut in (0, 1, 5552, 70000):
+        first, second = bytes(rng.integers(0, 256, cut, dtype=np.uint8)), b"\xff" * 9000
+        combined = adler32_combine(zlib.adler32(first), zlib.adler32(second), len(second))
+        assert combined == zlib.adler32(first + second)
 
 
 # --- fetch_models, with a fake registry client (no network in tests) -------------------------
