@@ -150,29 +150,24 @@ def foreground_png(decoded: Any, matte: Any) -> bytes:
     decontaminates edges again it finds subject-coloured surroundings (the edge colour then moves
     at most ``(1 - alpha)`` of the way to the local subject colour, instead of towards black).
     """
-    from cutout.engine.foreground import estimate_foreground
+    import numpy as np
+
+    from cutout.engine.encode import png_bytes
+    from cutout.engine.foreground import STAT_SIDE, estimate_foreground, interleave
+    from cutout.engine.matte import matte_text
 
     alpha = matte.alpha
-    colour = estimate_foreground(decoded.rgb, alpha)
+    colour = estimate_foreground(decoded.rgb, alpha, reduced=decoded.reduced(STAT_SIDE))
+    rgba = interleave(colour, alpha)
     outside = alpha == 0
-    if outside.any() and not outside.all():
-        colour[outside] = _subject_colour_fill(colour, alpha)[outside]
-    elif outside.all():
-        colour[:] = 0
-    image = Image.fromarray(colour, "RGB")
-    image.putalpha(Image.fromarray(alpha, "L"))
-    info = None
-    with Image.open(io.BytesIO(engine.matte_to_png(matte))) as plain:
-        text = getattr(plain, "text", {}) or {}
-    if text:
-        from PIL import PngImagePlugin
-
-        info = PngImagePlugin.PngInfo()
-        for key, value in text.items():
-            info.add_text(key, value)
-    out = io.BytesIO()
-    image.save(out, "PNG", compress_level=1, pnginfo=info)
-    return out.getvalue()
+    if outside.all():
+        rgba[:] = 0
+    elif outside.any():
+        # One pass over 32-bit pixels; the fill's alpha is the matte's, i.e. 0 where it is used.
+        fill = interleave(_subject_colour_fill(colour, alpha), alpha)
+        np.copyto(rgba.view("<u4")[..., 0], fill.view("<u4")[..., 0], where=outside)
+    # The engine's PNG writer: a few times quicker than Pillow's on big images, and smaller.
+    return png_bytes(rgba, text=matte_text(matte))
 
 
 def _subject_colour_fill(colour: Any, alpha: Any) -> Any:

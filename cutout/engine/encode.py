@@ -22,6 +22,7 @@ import os
 import struct
 import zipfile
 import zlib
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
@@ -135,8 +136,10 @@ def _encode_slice(rows: np.ndarray, start: int, stop: int, last: bool) -> tuple[
     return _deflate_raw(raw, last), zlib.adler32(raw), len(raw)
 
 
-def png_bytes(pixels: np.ndarray) -> bytes:
+def png_bytes(pixels: np.ndarray, *, text: Mapping[str, str] | None = None) -> bytes:
     """Encode an 8-bit (H, W) or (H, W, C) array, C in 1..4, as PNG. Deterministic output.
+
+    ``text`` becomes ``tEXt`` chunks (Latin-1 keys and values), which Pillow reads into ``info``.
 
     Big images are cut into one slice of whole rows per worker; each worker filters, checksums
     and deflates its own slice (numpy and zlib release the GIL), and the checksums are combined.
@@ -165,6 +168,10 @@ def png_bytes(pixels: np.ndarray) -> bytes:
         [
             b"\x89PNG\r\n\x1a\n",
             _chunk(b"IHDR", header),
+            *(
+                _chunk(b"tEXt", key.encode("latin-1") + b"\0" + value.encode("latin-1"))
+                for key, value in (text or {}).items()
+            ),
             _chunk(b"IDAT", stream),
             _chunk(b"IEND", b""),
         ]

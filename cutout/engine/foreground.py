@@ -104,7 +104,7 @@ def cutout_rgba(
     With ``zero_hidden`` fully transparent pixels become (0, 0, 0, 0): they are invisible, zeros
     compress to nothing, and the hidden background cannot leak out of the file.
     """
-    rgba = _interleave(rgb, alpha)
+    rgba = interleave(rgb, alpha)
     index = _band(alpha)
     if index.size:
         rgba.reshape(-1, 4)[index, :3] = _decontaminate(rgb, alpha, index, reduced)
@@ -114,7 +114,7 @@ def cutout_rgba(
     return rgba
 
 
-def _interleave(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+def interleave(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """(H, W, 4) uint8 RGBA from ``rgb`` and ``alpha``, built as little-endian 32-bit words
     ``A<<24 | B<<16 | G<<8 | R`` in a few whole-array integer operations: 3-5x quicker than
     Pillow's ``putalpha`` and a copy out (2 vs 11 ms at 1.5 MP, 66 vs 210 ms at 24 MP)."""

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from .decode import DecodedImage
+from .encode import png_bytes
 from .errors import InvalidImage
 from .pipelines import Context, get_pipeline
 
@@ -95,20 +96,20 @@ def matte_confidence(alpha: np.ndarray) -> float:
     return round(float(np.abs(values).mean()), 4)
 
 
-def matte_to_png(matte: Matte) -> bytes:
-    """8-bit greyscale PNG of the alpha with the matte's facts in a text chunk."""
-    info = PngImagePlugin.PngInfo()
+def matte_text(matte: Matte) -> dict[str, str]:
+    """The matte's facts as the PNG text chunk :func:`matte_from_png` reads back."""
     meta: dict[str, Any] = {
         "confidence": matte.confidence,
         "pipeline": matte.pipeline,
         "models": list(matte.models),
         "timings": matte.timings,
     }
-    info.add_text(_TEXT_KEY, json.dumps(meta, separators=(",", ":")))
-    out = io.BytesIO()
-    # Level 1: mattes are mostly flat runs of 0 and 255, which deflate shrinks well even at level 1.
-    Image.fromarray(matte.alpha, "L").save(out, "PNG", compress_level=1, pnginfo=info)
-    return out.getvalue()
+    return {_TEXT_KEY: json.dumps(meta, separators=(",", ":"))}
+
+
+def matte_to_png(matte: Matte) -> bytes:
+    """8-bit greyscale PNG of the alpha with the matte's facts in a text chunk."""
+    return png_bytes(matte.alpha, text=matte_text(matte))
 
 
 def matte_from_png(data: bytes) -> Matte:

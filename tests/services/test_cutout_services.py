@@ -67,6 +67,8 @@ def test_success_charges_one_credit_and_stores_matte_and_result() -> None:
     # The stored matte reads back as the engine's matte of the same size.
     matte = engine.matte_from_png(cutout.matte.read())
     assert matte.size == (160, 120)
+    assert (matte.pipeline, matte.models) == ("fast", ("u2netp",))  # its facts came along too
+    assert matte.confidence == cutout.metadata["confidence"]
     assert Reservation.objects.get().status == Reservation.Status.CAPTURED
 
 
