@@ -206,6 +206,9 @@ def celery_broker(env: Mapping[str, str], data_dir: Path) -> tuple[str, dict[str
             "processed_folder": str(queue_dir / "processed"),
             "control_folder": str(queue_dir / "control"),
             "store_processed": False,
+            # How long kombu sleeps on an empty queue folder (default 1 s): every new job and
+            # every job's closing task waited up to that long; a folder listing each 0.1 s is idle.
+            "polling_interval": 0.1,
         }
     if not url.startswith(("redis://", "rediss://", "filesystem://", "memory://")):
         raise ConfigError(
@@ -213,6 +216,18 @@ def celery_broker(env: Mapping[str, str], data_dir: Path) -> tuple[str, dict[str
         )
     # A task whose worker dies is delivered again after this long (seconds).
     return url, {"visibility_timeout": env_int(env, "CELERY_VISIBILITY_TIMEOUT", 900, minimum=30)}
+
+
+def worker_prefetch(broker_url: str) -> int:
+    """How many tasks a worker process reserves ahead (Celery's prefetch multiplier).
+
+    One on Redis: a worker then never holds an image back that another idle worker could take,
+    and its event loop fetches the next task as soon as one is acknowledged. kombu's filesystem
+    transport (the embedded default) has no event loop: with one task reserved the worker looked
+    again only after its 2 s drain timeout, so every batch item waited about 2 s (0.45 images/s
+    for ``fast`` at 1024x768 instead of 3.9). Four reserved keep the worker busy.
+    """
+    return 4 if broker_url.startswith("filesystem://") else 1
 
 
 def caches(env: Mapping[str, str]) -> dict[str, Any]:

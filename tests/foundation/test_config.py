@@ -30,6 +30,9 @@ def test_defaults_need_no_server(tmp_path: Path) -> None:
     url, options = config.celery_broker({}, tmp_path)
     assert url == "filesystem://"
     assert options["data_folder_in"].startswith(str(tmp_path))
+    # No event loop on the filesystem transport: reserve ahead, or each task waits 2 s.
+    assert config.worker_prefetch(url) == 4
+    assert config.worker_prefetch("redis://localhost:6379/0") == 1
 
 
 def test_postgres_url_is_parsed(tmp_path: Path) -> None:
