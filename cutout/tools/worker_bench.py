@@ -271,10 +271,6 @@ def _worker(queue: str, index: str) -> None:
     django.setup()
     from cutout.celery import app
 
-    if str(app.conf.broker_url).startswith("filesystem"):
-        # kombu's filesystem transport polls; poll often so it does not dominate the timing.
-        options = dict(app.conf.broker_transport_options or {})
-        app.conf.CELERY_BROKER_TRANSPORT_OPTIONS = {**options, "polling_interval": 0.05}
     app.conf.CELERY_TASK_DEFAULT_QUEUE = queue
     app.worker_main(
         [
