@@ -99,7 +99,9 @@ def refine_matte(
         if work is None or work.size == guide.size:
             scale = 2.0 * max(prob.shape) / max(width, height)
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            work = guide.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+            # The filter reads only grey: convert first, then resize one channel instead of three
+            # (12 MP: ~45 instead of ~110 ms).
+            work = guide.convert("L").resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
         plain = resize_float(prob, work.size)
         # Fast guided filter: statistics at the prediction's resolution, applied at the working one.
         guided = guided_upsample(work, prob, min_side=max(prob.shape))
