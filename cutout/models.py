@@ -7,6 +7,7 @@ expiring URLs after a permission check, never from a public bucket.
 
 from __future__ import annotations
 
+import posixpath
 import uuid
 from typing import Any
 
@@ -100,6 +101,14 @@ class Cutout(models.Model):
 
     def __str__(self) -> str:
         return f"Cutout {self.id} ({self.status})"
+
+    @property
+    def thumbnail_name(self) -> str | None:
+        """Storage name of the library's WebP thumbnail, kept next to the result (made on first
+        view); None without a result."""
+        if not self.result:
+            return None
+        return f"{posixpath.dirname(str(self.result.name))}/thumb.webp"
 
 
 class Job(models.Model):

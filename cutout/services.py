@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import logging
-import posixpath
 import time
 from dataclasses import fields
 from datetime import timedelta
@@ -581,8 +580,8 @@ def cutouts_delete(*, workspace: Workspace, cutouts: list[Cutout]) -> int:
         for field in (row.original, row.matte, row.result):
             if field and field.name:
                 names.append(str(field.name))
-        if row.result:
-            names.append(f"{posixpath.dirname(str(row.result.name))}/thumb.webp")
+        if row.thumbnail_name:
+            names.append(row.thumbnail_name)
     with transaction.atomic():
         Cutout.objects.filter(pk__in=[r.pk for r in rows]).delete()
 

@@ -517,9 +517,9 @@ def _thumb_bytes(cutout: Cutout) -> bytes:
 def cutout_thumb(request: HttpRequest, cutout_id: str) -> HttpResponse:
     """A small WebP of the result (made once, kept next to it), served by a signed URL."""
     cutout = _cutout_or_404(request, cutout_id)
-    if cutout.status != Cutout.Status.SUCCEEDED or not cutout.result:
+    name = cutout.thumbnail_name
+    if cutout.status != Cutout.Status.SUCCEEDED or name is None:
         raise Http404("No result.")
-    name = f"{posixpath.dirname(str(cutout.result.name))}/thumb.webp"
     if not default_storage.exists(name):
         try:
             name = default_storage.save(name, ContentFile(_thumb_bytes(cutout)))
