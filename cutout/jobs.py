@@ -50,7 +50,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import ApiKey, Workspace
-from cutout import storage
+from cutout.files import storage
 from cutout.models import Cutout, Job, JobItem, Source
 
 if TYPE_CHECKING:

@@ -35,7 +35,8 @@ from django.utils import timezone
 from PIL import Image
 
 from billing.services import credits_capture, credits_release, credits_reserve
-from cutout import engine, storage
+from cutout import engine
+from cutout.files import storage
 from cutout.models import Cutout, Source
 
 if TYPE_CHECKING:

@@ -105,7 +105,7 @@ def webhooks_due() -> int:
 @shared_task(acks_late=True, soft_time_limit=3300, time_limit=3500)
 def retention_sweep() -> dict[str, Any]:
     """Beat: enforce per-workspace retention, delete stray originals and orphaned objects."""
-    from cutout import retention
+    from cutout.files import retention
 
     return retention.retention_sweep().as_dict()
 

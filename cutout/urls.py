@@ -9,7 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("billing.urls")),
-    path("", include("cutout.file_urls")),
+    path("files/", include("cutout.files.urls")),
     path("", include("cutout.webhook_views")),
     path("", include("cutout.api.urls")),
     path("", include("cutout.web_urls")),

@@ -48,8 +48,9 @@ from PIL import Image
 
 from accounts.models import Membership, User, Workspace
 from billing.errors import InsufficientCredits, MonthlyCapExceeded
-from cutout import engine, jobs, selectors, services, storage
+from cutout import engine, jobs, selectors, services
 from cutout.context_processors import upload_limits
+from cutout.files import storage
 from cutout.forms import LibraryFilterForm, OptionsForm, initial_from, style_of
 from cutout.models import Cutout, Job, JobItem, Source
 

@@ -10,7 +10,7 @@ Celery task POSTs it:
   and refuse stale timestamps (:func:`signature_verify` is the reference check). Headers
   ``Cutout-Event`` and ``Cutout-Delivery`` (the delivery id, stable across retries: use it to
   drop duplicates) come along.
-- Safety: every attempt goes through the SSRF guard of :mod:`cutout.fetch` (the URL must resolve
+- Safety: every attempt goes through the SSRF guard of :mod:`cutout.files.remote` (the URL must resolve
   to public addresses only, and the connection goes to the checked address); no redirects are
   followed; short timeouts; only an excerpt of the answer is kept.
 - Retries: any answer other than 2xx, or no answer, is tried again with growing delays
@@ -35,7 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Workspace
-from cutout import storage
+from cutout.files import storage
 from cutout.models import Job, JobItem, WebhookDelivery, WebhookEndpoint
 
 if TYPE_CHECKING:
@@ -70,7 +70,8 @@ class WebhookUrlError(ValueError):
 
 def url_check(url: str) -> str:
     """The URL, cleaned, if webhooks may be sent to it now; :class:`WebhookUrlError` if not."""
-    from cutout.fetch import FetchError, _target
+    from cutout.files.remote import UrlFetchError as FetchError
+    from cutout.files.remote import check_url as _target
 
     url = (url or "").strip()
     if not url:
@@ -328,7 +329,8 @@ def _post(
     body: bytes,
     transport: httpx.BaseTransport | None,
 ) -> tuple[int, str]:
-    from cutout.fetch import FetchError, _target
+    from cutout.files.remote import UrlFetchError as FetchError
+    from cutout.files.remote import check_url as _target
 
     try:
         target = _target(url)  # resolves and refuses private addresses, every attempt

@@ -17,9 +17,10 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from cutout import engine, storage
+from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
+from cutout.files import storage
 from cutout.logging import current_request_id
 
 URL_VALIDITY = timedelta(hours=24)

@@ -175,7 +175,7 @@ def decode_b64(value: str, *, max_bytes: int, field: str) -> bytes:
 
 def fetch_url(url: str, *, max_bytes: int) -> tuple[bytes, str]:
     """Image bytes and a file name from a caller's URL, behind the SSRF guard."""
-    from cutout.fetch import fetch_image
+    from cutout.files.remote import fetch_image
 
     fetched = fetch_image(url, max_bytes=max_bytes)
     return fetched.data, fetched.filename

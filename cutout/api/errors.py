@@ -83,7 +83,7 @@ def from_exception(exc: BaseException) -> ApiError | None:
         return exc
     from billing import errors as billing_errors
     from cutout.engine import EngineError
-    from cutout.fetch import FetchError
+    from cutout.files.remote import UrlFetchError as FetchError
     from cutout.services import CutoutInProgress, IdempotencyKeyReused
 
     if isinstance(exc, EngineError):

@@ -16,9 +16,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.datastructures import MultiValueDict
 
-from cutout import engine, selectors, storage
+from cutout import engine, selectors
 from cutout.api import common
 from cutout.api.errors import ApiError
+from cutout.files import storage
 from cutout.logging import current_request_id
 from cutout.models import Cutout, Job, Source
 

@@ -9,7 +9,7 @@ import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from cutout import storage
+from cutout.files import storage
 
 from .conftest import balance, curl, make_caller
 from .images import image_bytes, open_image, padded, png16_bytes

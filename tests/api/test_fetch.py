@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from cutout import fetch
-from cutout.fetch import FetchError, fetch_image, is_blocked_address
+from cutout.files import remote
+from cutout.files.remote import UrlFetchError, fetch_image, is_blocked_address
 
 from .images import image_bytes
 
@@ -87,7 +87,7 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
             raise OSError("no such host")
         return table[host]
 
-    monkeypatch.setattr(fetch, "resolve", resolve)
+    monkeypatch.setattr(remote, "resolve", resolve)
     return table
 
 
@@ -116,7 +116,7 @@ def test_fetch_pins_the_connection_to_the_checked_address(
 def test_private_resolution_is_refused_before_connecting(dns: dict[str, list[str]]) -> None:
     dns["internal.example.com"] = ["10.0.0.7"]
     net = Recorder(image_response())
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image("http://internal.example.com/a.png", max_bytes=10**6, transport=net.transport)
     assert err.value.code == "blocked_address"
     assert net.requests == []
@@ -124,7 +124,7 @@ def test_private_resolution_is_refused_before_connecting(dns: dict[str, list[str
 
 def test_any_private_answer_refuses_the_host(dns: dict[str, list[str]]) -> None:
     dns["mixed.example.com"] = ["93.184.216.34", "127.0.0.1"]
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image(
             "http://mixed.example.com/a.png", max_bytes=10**6, transport=Recorder().transport
         )
@@ -145,10 +145,10 @@ def test_any_private_answer_refuses_the_host(dns: dict[str, list[str]]) -> None:
 def test_literal_and_odd_private_hosts(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # Odd spellings go through the real resolver, which turns them into 127.0.0.1.
     monkeypatch.setattr(
-        fetch, "resolve", lambda host, port: ["127.0.0.1"] if host[0].isdigit() else ["::1"]
+        remote, "resolve", lambda host, port: ["127.0.0.1"] if host[0].isdigit() else ["::1"]
     )
     net = Recorder(image_response())
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image(url, max_bytes=10**6, transport=net.transport)
     assert err.value.code == "blocked_address"
     assert net.requests == []
@@ -165,14 +165,14 @@ def test_literal_and_odd_private_hosts(url: str, monkeypatch: pytest.MonkeyPatch
     ],
 )
 def test_only_http_urls(url: str, dns: dict[str, list[str]]) -> None:
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image(url, max_bytes=10**6, transport=Recorder().transport)
     assert err.value.code == "invalid_url"
 
 
 def test_credentials_in_url_are_refused(dns: dict[str, list[str]]) -> None:
     dns["example.com"] = ["93.184.216.34"]
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image(
             "http://user:pw@example.com/a.png", max_bytes=10**6, transport=Recorder().transport
         )
@@ -186,7 +186,7 @@ def test_redirect_to_private_address_is_refused(dns: dict[str, list[str]]) -> No
         httpx.Response(302, headers={"Location": "http://evil.example.com/secret.png"}),
         image_response(),
     )
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image("http://cdn.example.com/a.png", max_bytes=10**6, transport=net.transport)
     assert err.value.code == "blocked_address"
     assert len(net.requests) == 1  # the private hop was never contacted
@@ -195,7 +195,7 @@ def test_redirect_to_private_address_is_refused(dns: dict[str, list[str]]) -> No
 def test_redirect_to_metadata_literal_is_refused(dns: dict[str, list[str]]) -> None:
     dns["cdn.example.com"] = ["93.184.216.34"]
     net = Recorder(httpx.Response(301, headers={"Location": "http://169.254.169.254/latest/"}))
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image("http://cdn.example.com/a.png", max_bytes=10**6, transport=net.transport)
     assert err.value.code == "blocked_address"
 
@@ -221,7 +221,7 @@ def test_relative_redirects_are_followed_and_rechecked(dns: dict[str, list[str]]
 def test_at_most_three_redirects(dns: dict[str, list[str]]) -> None:
     dns["loop.example.com"] = ["93.184.216.34"]
     net = Recorder(*[httpx.Response(302, headers={"Location": f"/r{i}"}) for i in range(4)])
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image("http://loop.example.com/r", max_bytes=10**6, transport=net.transport)
     assert err.value.code == "too_many_redirects"
     assert len(net.requests) == 4  # the first request and three redirects
@@ -230,7 +230,7 @@ def test_at_most_three_redirects(dns: dict[str, list[str]]) -> None:
 def test_declared_size_over_the_cap_is_refused(dns: dict[str, list[str]]) -> None:
     dns["big.example.com"] = ["93.184.216.34"]
     net = Recorder(image_response(PNG, **{"Content-Length": str(10**9)}))
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image("http://big.example.com/a.png", max_bytes=1000, transport=net.transport)
     assert err.value.code == "too_large"
 
@@ -245,7 +245,7 @@ def test_streamed_body_over_the_cap_is_abandoned(dns: dict[str, list[str]]) -> N
             yield b"x" * 4096
 
     net = Recorder(httpx.Response(200, content=body(), headers={"Content-Type": "image/png"}))
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image("http://big.example.com/a.png", max_bytes=10_000, transport=net.transport)
     assert err.value.code == "too_large"
     assert len(sent) < 20  # stopped early, not after reading everything
@@ -254,7 +254,7 @@ def test_streamed_body_over_the_cap_is_abandoned(dns: dict[str, list[str]]) -> N
 def test_content_type_must_be_an_image(dns: dict[str, list[str]]) -> None:
     dns["example.com"] = ["93.184.216.34"]
     net = Recorder(image_response(b"<html></html>", "text/html; charset=utf-8"))
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image("http://example.com/", max_bytes=10**6, transport=net.transport)
     assert err.value.code == "bad_content_type"
 
@@ -262,10 +262,10 @@ def test_content_type_must_be_an_image(dns: dict[str, list[str]]) -> None:
 def test_error_status_and_unknown_host(dns: dict[str, list[str]]) -> None:
     dns["example.com"] = ["93.184.216.34"]
     net = Recorder(httpx.Response(404))
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image("http://example.com/missing.png", max_bytes=10**6, transport=net.transport)
     assert err.value.code == "bad_status"
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image("http://nowhere.invalid/a.png", max_bytes=10**6, transport=net.transport)
     assert err.value.code == "dns_failure"
 
@@ -309,7 +309,7 @@ def local_server() -> Iterator[tuple[str, dict[str, tuple[int, dict[str, str], b
 def test_loopback_is_refused_over_a_real_socket_by_default(local_server) -> None:
     base, routes = local_server
     routes["/a.png"] = (200, {"Content-Type": "image/png"}, PNG, 0.0)
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image(f"{base}/a.png", max_bytes=10**6)
     assert err.value.code == "blocked_address"
 
@@ -323,7 +323,7 @@ def test_operator_allowlist_and_real_fetch(local_server, settings) -> None:
     assert got.data == PNG and got.url == f"{base}/a.png"
     # The allowlist is exact: a redirect to another private address is still refused.
     routes["/out"] = (302, {"Location": "http://10.1.1.1/a.png"}, b"", 0.0)
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image(f"{base}/out", max_bytes=10**6)
     assert err.value.code == "blocked_address"
 
@@ -333,7 +333,7 @@ def test_slow_server_times_out(local_server, settings) -> None:
     base, routes = local_server
     routes["/slow.png"] = (200, {"Content-Type": "image/png"}, PNG, 3.0)
     started = time.monotonic()
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image(f"{base}/slow.png", max_bytes=10**6, timeout=0.5)
     assert err.value.code == "timeout"
     assert time.monotonic() - started < 2.5
@@ -357,7 +357,7 @@ def test_a_dripping_body_is_cut_off_at_the_deadline(dns: dict[str, list[str]]) -
     drip = _Drip(count=100, pause=0.03)
     net = Recorder(httpx.Response(200, stream=drip, headers={"Content-Type": "image/png"}))
     started = time.monotonic()
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image(
             "http://slow.example.com/a.png", max_bytes=10**6, timeout=0.5, transport=net.transport
         )
@@ -376,7 +376,7 @@ def test_the_deadline_covers_all_redirect_hops(dns: dict[str, list[str]]) -> Non
         return httpx.Response(302, headers={"Location": f"/next{len(calls)}"})
 
     started = time.monotonic()
-    with pytest.raises(FetchError) as err:
+    with pytest.raises(UrlFetchError) as err:
         fetch_image(
             "http://hop.example.com/a.png",
             max_bytes=10**6,

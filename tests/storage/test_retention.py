@@ -15,7 +15,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from billing.models import LedgerEntry
-from cutout import jobs, retention
+from cutout import jobs
+from cutout.files import retention
 from cutout.models import Cutout, Job, JobItem
 from tests.jobs.conftest import Backend, grant, make_workspace, photos
 

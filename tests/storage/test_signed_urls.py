@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 
-from cutout import storage
+from cutout.files import storage
 from tests.jobs.conftest import make_bucket, make_workspace, s3_storage_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"cutout-bytes" * 10

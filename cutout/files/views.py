@@ -1,6 +1,6 @@
 """``/files/<token>``: serves a stored file to whoever holds a valid, unexpired signed token.
 
-The permission check happens when the URL is made (see :mod:`cutout.storage`); the token is the
+The permission check happens when the URL is made (see :mod:`cutout.files.storage`); the token is the
 capability. Local storage only in practice: on S3 the URLs point at the bucket directly, and an old
 local token met on an S3 deployment is answered with a fresh presigned redirect.
 """
@@ -12,11 +12,10 @@ import time
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
-from django.urls import path
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_safe
 
-from cutout import storage
+from cutout.files import storage
 
 
 @require_safe
@@ -47,8 +46,3 @@ def file_download(request: HttpRequest, token: str) -> HttpResponseBase:
     remaining = max(int(grant.expires_at.timestamp() - time.time()), 0)
     patch_cache_control(served, private=True, max_age=min(remaining, 3600))
     return served
-
-
-urlpatterns = [
-    path("files/<str:token>", file_download, name="file_download"),
-]

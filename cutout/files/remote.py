@@ -31,6 +31,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 from django.conf import settings
 
+from cutout.errors import CutoutError
+
 MAX_REDIRECTS = 3
 DEFAULT_TIMEOUT_S = 15.0
 USER_AGENT = "Cutout-Fetcher/1.0"
@@ -60,13 +62,14 @@ _EXTRA_BLOCKED = [
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-class FetchError(Exception):
-    """The URL could not be fetched safely. ``code`` is stable; ``message`` is for people."""
+class UrlFetchError(CutoutError):
+    """The URL could not be fetched safely. ``code`` says why (``blocked_address``, ``timeout``...)."""
+
+    code = "fetch_failed"
+    field = "url"
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,9 @@ def _checked_address(host: str, port: int) -> IPAddress:
         try:
             addresses = resolve(host, port)
         except (OSError, UnicodeError):
-            raise FetchError("dns_failure", f"The host {host!r} could not be resolved.") from None
+            raise UrlFetchError(
+                "dns_failure", f"The host {host!r} could not be resolved."
+            ) from None
     parsed = []
     for text in addresses:
         try:
@@ -144,11 +149,11 @@ def _checked_address(host: str, port: int) -> IPAddress:
         except ValueError:
             continue
     if not parsed:
-        raise FetchError("dns_failure", f"The host {host!r} has no usable address.")
+        raise UrlFetchError("dns_failure", f"The host {host!r} has no usable address.")
     # Every answer must be public: a host that also resolves inward is refused outright.
     for ip in parsed:
         if is_blocked_address(ip):
-            raise FetchError(
+            raise UrlFetchError(
                 "blocked_address",
                 f"The URL's host resolves to an address that is not allowed ({ip}).",
             )
@@ -156,7 +161,9 @@ def _checked_address(host: str, port: int) -> IPAddress:
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
+    """A checked URL: where to connect (the checked address) and what to say (the real host)."""
+
     url: str
     scheme: str
     host: str
@@ -175,38 +182,39 @@ class _Target:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port == default else f"{host}:{self.port}"
 
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """httpx request extensions: TLS checks the real host name, not the pinned address."""
+        return {"sni_hostname": self.host} if self.scheme == "https" else {}
 
-def _target(url: str) -> _Target:
+
+def check_url(url: str) -> Target:
+    """Validate ``url`` and resolve its host to one allowed address (raises :class:`UrlFetchError`).
+
+    For callers that make their own request (webhooks): connect to ``target.pinned_url`` with
+    ``Host: target.host_header`` and ``extensions=target.extensions``.
+    """
     if len(url) > 2048:
-        raise FetchError("invalid_url", "The URL is too long (2048 characters at most).")
+        raise UrlFetchError("invalid_url", "The URL is too long (2048 characters at most).")
     try:
         parts = urlsplit(url.strip())
         port = parts.port
     except ValueError:
-        raise FetchError("invalid_url", "The URL is not valid.") from None
+        raise UrlFetchError("invalid_url", "The URL is not valid.") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise FetchError("invalid_url", "Only http:// and https:// URLs can be fetched.")
+        raise UrlFetchError("invalid_url", "Only http:// and https:// URLs can be fetched.")
     if parts.username is not None or parts.password is not None:
-        raise FetchError("invalid_url", "URLs with credentials are not accepted.")
+        raise UrlFetchError("invalid_url", "URLs with credentials are not accepted.")
     host = (parts.hostname or "").lower()
     if not host:
-        raise FetchError("invalid_url", "The URL has no host.")
+        raise UrlFetchError("invalid_url", "The URL has no host.")
     port = port or (443 if scheme == "https" else 80)
     ip = _checked_address(host, port)
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return _Target(url=url.strip(), scheme=scheme, host=host, port=port, ip=ip, path=path)
-
-
-def check_url(url: str) -> _Target:
-    """Validate ``url`` and resolve its host to one allowed address (raises :class:`FetchError`).
-
-    For callers that make their own request (webhooks): connect to ``target.pinned_url`` with
-    ``Host: target.host_header`` and, for https, the ``sni_hostname`` extension.
-    """
-    return _target(url)
+    return Target(url=url.strip(), scheme=scheme, host=host, port=port, ip=ip, path=path)
 
 
 def _filename(url: str) -> str:
@@ -222,7 +230,7 @@ def fetch_image(
     max_redirects: int = MAX_REDIRECTS,
     transport: httpx.BaseTransport | None = None,
 ) -> Fetched:
-    """Download an image from ``url`` behind the SSRF guard. Raises :class:`FetchError`.
+    """Download an image from ``url`` behind the SSRF guard. Raises :class:`UrlFetchError`.
 
     ``transport`` lets tests stand in for the network; the guard runs the same either way.
     """
@@ -235,84 +243,89 @@ def fetch_image(
         for _hop in range(max_redirects + 1):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise FetchError("timeout", "The image URL did not answer in time.")
-            target = _target(current)
-            headers = {"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": "image/*"}
-            extensions: dict[str, Any] = {}
-            if target.scheme == "https":
-                extensions["sni_hostname"] = target.host
-            # Each hop gets only what is left of the one deadline (a socket read included).
-            request = client.build_request(
-                "GET",
-                target.pinned_url,
-                headers=headers,
-                extensions=extensions,
-                timeout=httpx.Timeout(remaining, connect=min(5.0, remaining)),
-            )
-            try:
-                response = client.send(request, stream=True)
-            except httpx.TimeoutException:
-                raise FetchError("timeout", "The image URL did not answer in time.") from None
-            except httpx.HTTPError as exc:
-                raise FetchError(
-                    "connection_failed",
-                    f"The image URL could not be reached ({type(exc).__name__}).",
-                ) from None
-            try:
-                if response.status_code in REDIRECT_CODES:
-                    location = response.headers.get("Location")
-                    if not location:
-                        raise FetchError(
-                            "bad_status", "The image URL redirected without a Location."
-                        )
-                    current = urljoin(target.url, location)
-                    continue
-                if response.status_code != 200:
-                    raise FetchError(
-                        "bad_status", f"The image URL answered HTTP {response.status_code}."
-                    )
-                content_type = (
-                    response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-                )
-                if not content_type.startswith(ALLOWED_CONTENT_TYPES):
-                    raise FetchError(
-                        "bad_content_type",
-                        f"The URL does not serve an image (Content-Type {content_type or 'missing'}).",
-                    )
-                declared = response.headers.get("Content-Length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
-                    raise FetchError(
-                        "too_large", f"The image at the URL is larger than {max_bytes} bytes."
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                try:
-                    # No chunk size: every network read comes through, so a server dripping a
-                    # byte at a time meets the deadline instead of filling a 64 KiB buffer first.
-                    for chunk in response.iter_bytes():
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise FetchError(
-                                "too_large",
-                                f"The image at the URL is larger than {max_bytes} bytes.",
-                            )
-                        if time.monotonic() > deadline:
-                            raise FetchError("timeout", "The image download took too long.")
-                        chunks.append(chunk)
-                except httpx.TimeoutException:
-                    raise FetchError("timeout", "The image download took too long.") from None
-                except httpx.HTTPError as exc:
-                    raise FetchError(
-                        "connection_failed", f"The image download failed ({type(exc).__name__})."
-                    ) from None
-                return Fetched(
-                    data=b"".join(chunks),
-                    content_type=content_type,
-                    url=target.url,
-                    filename=_filename(target.url),
-                )
-            finally:
-                response.close()
-    raise FetchError(
+                raise UrlFetchError("timeout", "The image URL did not answer in time.")
+            target = check_url(current)
+            fetched = _get(client, target, remaining, max_bytes=max_bytes, deadline=deadline)
+            if isinstance(fetched, Fetched):
+                return fetched
+            current = fetched  # a redirect, checked like the first URL on the next hop
+    raise UrlFetchError(
         "too_many_redirects", f"The image URL redirected more than {max_redirects} times."
     )
+
+
+def _get(
+    client: httpx.Client, target: Target, remaining: float, *, max_bytes: int, deadline: float
+) -> Fetched | str:
+    """One hop: the image, or the URL a redirect points to."""
+    headers = {"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": "image/*"}
+    # Each hop gets only what is left of the one deadline (a socket read included).
+    request = client.build_request(
+        "GET",
+        target.pinned_url,
+        headers=headers,
+        extensions=target.extensions,
+        timeout=httpx.Timeout(remaining, connect=min(5.0, remaining)),
+    )
+    try:
+        response = client.send(request, stream=True)
+    except httpx.TimeoutException:
+        raise UrlFetchError("timeout", "The image URL did not answer in time.") from None
+    except httpx.HTTPError as exc:
+        raise UrlFetchError(
+            "connection_failed",
+            f"The image URL could not be reached ({type(exc).__name__}).",
+        ) from None
+    try:
+        if response.status_code in REDIRECT_CODES:
+            location = response.headers.get("Location")
+            if not location:
+                raise UrlFetchError("bad_status", "The image URL redirected without a Location.")
+            return urljoin(target.url, location)
+        if response.status_code != 200:
+            raise UrlFetchError(
+                "bad_status", f"The image URL answered HTTP {response.status_code}."
+            )
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if not content_type.startswith(ALLOWED_CONTENT_TYPES):
+            raise UrlFetchError(
+                "bad_content_type",
+                f"The URL does not serve an image (Content-Type {content_type or 'missing'}).",
+            )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise UrlFetchError(
+                "too_large", f"The image at the URL is larger than {max_bytes} bytes."
+            )
+        return Fetched(
+            data=_read_body(response, max_bytes=max_bytes, deadline=deadline),
+            content_type=content_type,
+            url=target.url,
+            filename=_filename(target.url),
+        )
+    finally:
+        response.close()
+
+
+def _read_body(response: httpx.Response, *, max_bytes: int, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        # No chunk size: every network read comes through, so a server dripping a byte at a
+        # time meets the deadline instead of filling a 64 KiB buffer first.
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > max_bytes:
+                raise UrlFetchError(
+                    "too_large", f"The image at the URL is larger than {max_bytes} bytes."
+                )
+            if time.monotonic() > deadline:
+                raise UrlFetchError("timeout", "The image download took too long.")
+            chunks.append(chunk)
+    except httpx.TimeoutException:
+        raise UrlFetchError("timeout", "The image download took too long.") from None
+    except httpx.HTTPError as exc:
+        raise UrlFetchError(
+            "connection_failed", f"The image download failed ({type(exc).__name__})."
+        ) from None
+    return b"".join(chunks)

@@ -7,7 +7,7 @@ has checked that the requester may see it (:func:`signed_url_for`, or the caller
 
 - on S3 the URL is the bucket's own presigned ``GET`` URL, so the bytes never pass through Django;
 - on the local disk it is ``/files/<token>``, where the token is a Django-signed (HMAC with
-  ``SECRET_KEY``) record of the key, its download name and its expiry; :mod:`cutout.file_urls`
+  ``SECRET_KEY``) record of the key, its download name and its expiry; :mod:`cutout.files.views`
   serves it.
 """
 

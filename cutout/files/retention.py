@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Workspace
-from cutout import storage
+from cutout.files import storage
 from cutout.models import Cutout, Job, JobItem
 
 logger = logging.getLogger(__name__)

@@ -1,0 +1,142 @@
+"""One error type with a code, and one table that says what each code means to a caller.
+
+Every error the Django side raises on purpose derives from :class:`CutoutError`: a stable
+machine-readable ``code``, a ``message`` for people and, where it is about one input, the
+``field``. The engine (:class:`cutout.engine.EngineError`) and billing
+(:class:`billing.errors.BillingError`) keep bases of their own, of the same shape, so that neither
+depends on this package; their codes are in the same table.
+
+:data:`ERRORS` maps a code, once, to what every caller shows: the API's canonical kind (each API
+dialect turns a kind into its own status and envelope, see :mod:`cutout.api.errors`) and the web
+page's status, code, title and text (see :mod:`cutout.web.problems`). A code missing from the
+table is an unexpected failure: a 500 that says nothing was charged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from billing.errors import BillingError
+from cutout.engine.errors import EngineError
+
+
+class CutoutError(Exception):
+    """Base class. ``code`` is stable; ``message`` is for people; ``field`` names an input."""
+
+    code = "cutout_error"
+    field: str | None = None
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if field is not None:
+            self.field = field
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """What one error code means to the API and to the web pages."""
+
+    api_kind: str  # a kind of cutout.api.errors.KINDS
+    status: int  # the web page's HTTP status
+    title: str  # the web page's heading
+    text: str = "{message}"  # the page's text; {message}, {max_upload}, {max_megapixels}
+    page_code: str = ""  # the code the page reports (default: the error's own code)
+    action: tuple[str, str] | None = None  # (URL name, label) of the page's way out
+    api_message: str = ""  # replaces the error's message in API answers
+
+
+_UNSUPPORTED = "{message} Use a JPG, PNG, WebP, AVIF, GIF, BMP or TIFF image. Nothing was charged."
+_NO_CREDITS = (
+    "Each cutout costs one credit and this workspace has none left. Buy a credit pack "
+    "(or ask an admin to add credits) and try again. Nothing was charged."
+)
+_FAILED = (
+    "Something went wrong while removing the background. You were not charged; please try again."
+)
+_UNAVAILABLE = "The service cannot process images right now; try again later."
+
+# code -> meaning. A class's own code stands for its family (``engine_error``, ``fetch_failed``,
+# ``batch_refused``): an error whose code is not listed is looked up by its classes' codes.
+ERRORS: dict[str, Meaning] = {
+    # The engine (cutout.engine.errors)
+    "engine_error": Meaning(
+        "invalid_image", 500, "Processing failed", _FAILED, "processing_failed"
+    ),
+    "invalid_image": Meaning(
+        "invalid_image", 415, "Unsupported file", _UNSUPPORTED, "unsupported_file"
+    ),
+    "unsupported_format": Meaning(
+        "unsupported_format", 415, "Unsupported file", _UNSUPPORTED, "unsupported_file"
+    ),
+    "image_too_large": Meaning(
+        "file_too_large",
+        413,
+        "File too big",
+        "Files can be at most {max_upload}. Nothing was charged.",
+        "file_too_big",
+    ),
+    "too_many_pixels": Meaning(
+        "image_too_large",
+        413,
+        "Image too large",
+        "Images can have at most {max_megapixels:g} megapixels. Scale it down and try again. "
+        "Nothing was charged.",
+        "file_too_big",
+    ),
+    "image_too_small": Meaning("image_too_small", 400, "Image too small"),
+    "invalid_option": Meaning("invalid_parameter", 400, "Invalid option"),
+    "model_missing": Meaning(
+        "unavailable",
+        500,
+        "Processing failed",
+        _FAILED,
+        "processing_failed",
+        api_message=_UNAVAILABLE,
+    ),
+    # Billing (billing.errors)
+    "insufficient_credits": Meaning(
+        "insufficient_credits",
+        402,
+        "You're out of credits",
+        _NO_CREDITS,
+        "no_credits",
+        action=("billing", "Buy credits"),
+    ),
+    "monthly_cap_exceeded": Meaning("monthly_cap_exceeded", 402, "Monthly cap reached"),
+    # Idempotency keys (cutout.cutouts.services)
+    "in_progress": Meaning("conflict", 409, "Still processing"),
+    "idempotency_key_reused": Meaning("conflict", 409, "Request already made"),
+    # Batches (cutout.jobs.intake): every refusal keeps its own code on the page
+    "batch_refused": Meaning("invalid_parameter", 400, "Batch not accepted"),
+    # Images fetched from a URL (cutout.files.remote)
+    "fetch_failed": Meaning("fetch_failed", 400, "Image not fetched"),
+    "too_large": Meaning("file_too_large", 400, "Image not fetched"),
+    "bad_content_type": Meaning("unsupported_format", 400, "Image not fetched"),
+    # A storage or network outage (cutout.jobs.processing)
+    "storage_error": Meaning("unavailable", 503, "Try again later", _UNAVAILABLE),
+}
+
+# What any other failure is: an unexpected error, which never charges.
+UNEXPECTED = Meaning("internal", 500, "Processing failed", _FAILED, "processing_failed")
+
+
+def meaning_of(exc: BaseException) -> tuple[str, Meaning] | None:
+    """The code and meaning of one of our errors; None for any other exception.
+
+    The error's own code first, then the codes of its classes (most specific first), so a
+    subclass without a row of its own means what its family means.
+    """
+    if not isinstance(exc, CutoutError | EngineError | BillingError):
+        return None
+    own = str(getattr(exc, "code", "") or "")
+    candidates = [
+        own,
+        *(str(cls.__dict__["code"]) for cls in type(exc).__mro__ if "code" in cls.__dict__),
+    ]
+    for code in candidates:
+        if code in ERRORS:
+            return own or code, ERRORS[code]
+    return None
