@@ -115,6 +115,8 @@ ERRORS: dict[str, Meaning] = {
     "fetch_failed": Meaning("fetch_failed", 400, "Image not fetched"),
     "too_large": Meaning("file_too_large", 400, "Image not fetched"),
     "bad_content_type": Meaning("unsupported_format", 400, "Image not fetched"),
+    # Webhook endpoints (cutout.webhooks.services)
+    "webhook_url_refused": Meaning("invalid_parameter", 400, "Webhook URL not allowed"),
     # A storage or network outage (cutout.jobs.processing)
     "storage_error": Meaning("unavailable", 503, "Try again later", _UNAVAILABLE),
 }

@@ -131,7 +131,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.workspace",
                 "billing.context_processors.credits",
-                "cutout.context_processors.web",
+                "cutout.web.context_processors.web",
             ],
         },
     },

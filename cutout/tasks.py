@@ -1,9 +1,10 @@
 """Celery tasks. Each is thin: it calls a service and decides about retrying.
 
 Every task here may run more than once for the same work (late acknowledgement redelivers the task
-of a worker that died; retries re-run it), so every service it calls is idempotent. Web views and
-API endpoints queue tasks only from ``transaction.on_commit`` (see :func:`cutout.jobs.job_create`),
-so a worker never looks for rows that are not committed yet.
+of a worker that died; retries re-run it), so every service it calls is idempotent. Tasks are queued only
+through :mod:`cutout.queue` (from ``transaction.on_commit``, so a worker never looks for rows that
+are not committed yet). Their names (``cutout.tasks.<function>``) are in queued messages and the
+beat schedule: keep them if a task moves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,14 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+
+from billing.services import reservations_expire as billing_reservations_expire
+from cutout import queue
+from cutout.files import retention
+from cutout.jobs import processing, sweeps
+from cutout.jobs import services as jobs
+from cutout.webhooks import delivery as webhook_delivery
+from cutout.webhooks import services as webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +44,16 @@ def retry_countdown(retries: int) -> int:
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def process_job_item(self: Any, item_id: str) -> dict[str, Any]:
-    """Process one batch item (exactly once; see :mod:`cutout.jobs`).
+    """Process one batch item (exactly once; see :mod:`cutout.jobs.processing`).
 
     Transient failures (storage, network, database connection) are retried with exponential
     backoff up to ``CUTOUT_ITEM_MAX_RETRIES`` times; the last attempt fails the item cleanly and
     releases its credit. Bad images are never retried.
     """
-    from cutout import jobs
-
     final = self.request.retries >= _item_retries()
     try:
-        outcome = jobs.job_item_process(item_id=item_id, final_attempt=final)
-    except jobs.TransientError as exc:
+        outcome = processing.job_item_process(item_id=item_id, final_attempt=final)
+    except processing.TransientError as exc:
         countdown = retry_countdown(self.request.retries)
         logger.warning("item %s: transient failure, retrying in %ss: %s", item_id, countdown, exc)
         raise self.retry(exc=exc, countdown=countdown) from None
@@ -54,13 +61,13 @@ def process_job_item(self: Any, item_id: str) -> dict[str, Any]:
         # A bug or an outage the service did not expect: fail the item (releasing any credit)
         # rather than leave it running; if even that fails, the stale-item sweep retries later.
         logger.exception("item %s: unexpected failure", item_id)
-        outcome = jobs.job_item_fail(
+        outcome = processing.job_item_fail(
             item_id=item_id,
             error_code="internal_error",
             error_message="Processing failed unexpectedly; it was not charged.",
         )
     if outcome.job_finished and outcome.job_id is not None:
-        finish_job.delay(str(outcome.job_id))
+        queue.job_finish_enqueue(outcome.job_id)
     return {"item": str(item_id), "status": outcome.status, "action": outcome.action}
 
 
@@ -74,12 +81,10 @@ def process_job_item(self: Any, item_id: str) -> dict[str, Any]:
 )
 def finish_job(self: Any, job_id: str) -> str | None:
     """Close a finished job: results ZIP, final status, completion webhooks. Idempotent."""
-    from cutout import jobs
-
     try:
         job = jobs.job_finish(job_id=job_id)
     except Exception as exc:
-        if jobs.is_transient(exc):
+        if processing.is_transient(exc):
             raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from None
         raise
     return job.status if job is not None else None
@@ -88,39 +93,29 @@ def finish_job(self: Any, job_id: str) -> str | None:
 @shared_task(acks_late=True, reject_on_worker_lost=True, soft_time_limit=60, time_limit=90)
 def deliver_webhook(delivery_id: str, attempt: int | None = None) -> str | None:
     """Make one attempt to deliver a webhook. Later attempts are queued by :func:`webhooks_due`."""
-    from cutout import webhooks
-
-    delivery = webhooks.delivery_attempt(delivery_id=delivery_id, attempt=attempt)
+    delivery = webhook_delivery.delivery_attempt(delivery_id=delivery_id, attempt=attempt)
     return delivery.status if delivery is not None else None
 
 
 @shared_task(acks_late=True)
 def webhooks_due() -> int:
     """Beat: queue the webhook deliveries whose next attempt is due."""
-    from cutout import webhooks
-
     return webhooks.deliveries_due()
 
 
 @shared_task(acks_late=True, soft_time_limit=3300, time_limit=3500)
 def retention_sweep() -> dict[str, Any]:
     """Beat: enforce per-workspace retention, delete stray originals and orphaned objects."""
-    from cutout.files import retention
-
     return retention.retention_sweep().as_dict()
 
 
 @shared_task(acks_late=True)
 def reservations_expire() -> int:
     """Beat: release credit reservations whose work never finished."""
-    from billing.services import reservations_expire as expire
-
-    return expire()
+    return billing_reservations_expire()
 
 
 @shared_task(acks_late=True)
 def jobs_requeue_stale() -> int:
     """Beat: queue again items whose task was lost (crash between commit and publish, etc.)."""
-    from cutout import jobs
-
-    return jobs.jobs_requeue_stale()
+    return sweeps.jobs_requeue_stale()

@@ -1,16 +1,29 @@
+"""The site's URLs. Each room has its own URLconf under its own prefix; read on from there."""
+
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from cutout import health, source
+from cutout.api import urls as api
+from cutout.web.views.home import landing
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
     path("source", source.source, name="source"),
     path("admin/", admin.site.urls),
+    # Accounts at the top level: signup/, login/, logout/, account/, password-reset/,
+    # workspaces/, team/, invitations/, api-keys/.
     path("", include("accounts.urls")),
+    # Billing: billing/ and staff/usage.
     path("", include("billing.urls")),
+    path("app/", include("cutout.web.urls")),
     path("files/", include("cutout.files.urls")),
-    path("", include("cutout.webhook_views")),
-    path("", include("cutout.api.urls")),
-    path("", include("cutout.web_urls")),
+    path("webhooks/", include("cutout.webhooks.urls")),
+    # The API: the native one and its docs, then each drop-in dialect under its own prefix.
+    path("api/v1/", include(api.native_patterns)),
+    path("api/cutout/", include(api.ailab_patterns)),
+    path("api/", include(api.docs_patterns)),
+    path("v1/", include(api.v1_patterns)),
+    path("v1.0/", include(api.removebg_patterns)),
 ]

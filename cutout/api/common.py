@@ -29,10 +29,16 @@ from django.views.decorators.csrf import csrf_exempt
 from PIL import Image, UnidentifiedImageError
 
 from accounts.models import ApiKey
+from billing.selectors import balance_for
+from cutout import engine
 from cutout.api import ratelimit
 from cutout.api.auth import authenticate
 from cutout.api.errors import ApiError, from_exception
+from cutout.cutouts.options import engine_limits
+from cutout.cutouts.services import cutout_create
+from cutout.files.remote import fetch_image
 from cutout.logging import current_request_id
+from cutout.models import Source
 
 logger = logging.getLogger("cutout.api")
 
@@ -175,8 +181,6 @@ def decode_b64(value: str, *, max_bytes: int, field: str) -> bytes:
 
 def fetch_url(url: str, *, max_bytes: int) -> tuple[bytes, str]:
     """Image bytes and a file name from a caller's URL, behind the SSRF guard."""
-    from cutout.files.remote import fetch_image
-
     fetched = fetch_image(url, max_bytes=max_bytes)
     return fetched.data, fetched.filename
 
@@ -207,9 +211,6 @@ def peek_image(data: bytes) -> ImageInfo:
         raise ApiError("image_too_large", "The image has too many pixels.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         # Let the engine say precisely what is wrong (HEIC, PSD, PDF, truncated, empty...).
-        from cutout import engine
-        from cutout.services import engine_limits
-
         engine.decode_image(data, engine_limits())
         raise ApiError("invalid_image", "The file is not a readable image.") from None
     if fmt == "MPO":  # multi-picture JPEG from phone cameras
@@ -240,9 +241,6 @@ def run_cutout(
     idem_key: str | None = None,
 ) -> Any:
     """Create the cutout for the authenticated key (a thin call into the service)."""
-    from cutout.models import Source
-    from cutout.services import cutout_create
-
     api_key = api_workspace_key(request)
     return cutout_create(
         workspace=api_key.workspace,
@@ -262,8 +260,6 @@ def credit_headers(response: HttpResponse, cutout: Any) -> None:
     An idempotent replay returns the earlier cutout but charges nothing now, so it says 0: a
     client that adds the header up must not count a retry twice.
     """
-    from billing.selectors import balance_for
-
     replayed = bool(getattr(cutout, "replayed", False))
     response["X-Credits-Charged"] = "0" if replayed else str(cutout.credits_charged)
     response["X-Credits-Remaining"] = str(balance_for(cutout.workspace_id).available)

@@ -1,13 +1,15 @@
 """One error vocabulary for every dialect.
 
 Views and helpers raise :class:`ApiError` with a canonical ``kind``; each dialect module turns a
-kind into its own status code and envelope. Engine, billing and fetch errors are translated here,
-so no dialect has to know where an error came from.
+kind into its own status code and envelope. Every other error of ours is translated by the one
+table, :data:`cutout.errors.ERRORS`, so no dialect has to know where an error came from.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from cutout.errors import CutoutError, meaning_of
 
 # The canonical kinds and the HTTP status most dialects use for them.
 KINDS: dict[str, int] = {
@@ -34,7 +36,9 @@ KINDS: dict[str, int] = {
 }
 
 
-class ApiError(Exception):
+class ApiError(CutoutError):
+    """An error as the API answers it: a canonical ``kind`` (also its ``code``)."""
+
     def __init__(
         self,
         kind: str,
@@ -46,9 +50,8 @@ class ApiError(Exception):
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"unknown API error kind {kind!r}")
-        super().__init__(message)
+        super().__init__(message, code=kind, field=field)
         self.kind = kind
-        self.message = message
         self.field = field
         self.detail = detail
         self.extra = extra or {}
@@ -61,42 +64,13 @@ class ApiError(Exception):
         return f"ApiError({self.kind!r}, {self.message!r})"
 
 
-_ENGINE_KINDS = {
-    "invalid_image": "invalid_image",
-    "unsupported_format": "unsupported_format",
-    "image_too_large": "file_too_large",
-    "image_too_small": "image_too_small",
-    "too_many_pixels": "image_too_large",
-    "invalid_option": "invalid_parameter",
-    "model_missing": "unavailable",
-}
-
-_FETCH_KINDS = {
-    "too_large": "file_too_large",
-    "bad_content_type": "unsupported_format",
-}
-
-
 def from_exception(exc: BaseException) -> ApiError | None:
-    """The ApiError for an engine, billing or fetch error; None for anything else."""
+    """The ApiError for one of our errors (see :data:`cutout.errors.ERRORS`); None for any other."""
     if isinstance(exc, ApiError):
         return exc
-    from billing import errors as billing_errors
-    from cutout.engine import EngineError
-    from cutout.files.remote import UrlFetchError as FetchError
-    from cutout.services import CutoutInProgress, IdempotencyKeyReused
-
-    if isinstance(exc, EngineError):
-        kind = _ENGINE_KINDS.get(exc.code, "invalid_image")
-        if kind == "unavailable":
-            return ApiError(kind, "The service cannot process images right now; try again later.")
-        return ApiError(kind, exc.message, field=getattr(exc, "field", None))
-    if isinstance(exc, billing_errors.InsufficientCredits):
-        return ApiError("insufficient_credits", exc.message)
-    if isinstance(exc, billing_errors.MonthlyCapExceeded):
-        return ApiError("monthly_cap_exceeded", exc.message)
-    if isinstance(exc, FetchError):
-        return ApiError(_FETCH_KINDS.get(exc.code, "fetch_failed"), exc.message, field="url")
-    if isinstance(exc, CutoutInProgress | IdempotencyKeyReused):
-        return ApiError("conflict", str(exc))
-    return None
+    found = meaning_of(exc)
+    if found is None:
+        return None
+    _code, meaning = found
+    message = meaning.api_message or str(getattr(exc, "message", "") or exc)
+    return ApiError(meaning.api_kind, message, field=getattr(exc, "field", None))

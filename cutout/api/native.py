@@ -16,10 +16,15 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.datastructures import MultiValueDict
 
-from cutout import engine, selectors
+from billing.selectors import balance_for
+from billing.services import api_key_month_usage
+from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
+from cutout.cutouts import selectors
 from cutout.files import storage
+from cutout.jobs.selectors import job_get, job_items, job_progress
+from cutout.jobs.services import job_create
 from cutout.logging import current_request_id
 from cutout.models import Cutout, Job, Source
 
@@ -116,10 +121,8 @@ def cutout_json(cutout: Cutout, request: HttpRequest) -> dict[str, Any]:
 
 
 def job_json(job: Job, request: HttpRequest) -> dict[str, Any]:
-    from cutout.jobs import job_progress
-
     items = []
-    for item in selectors.job_items(job):
+    for item in job_items(job):
         cutout = item.cutout
         items.append(
             {
@@ -246,19 +249,14 @@ def cutouts(request: HttpRequest) -> HttpResponse:
     idem_key = common.idempotency_key(request)
     api_key = common.api_workspace_key(request)
     if run_async:
-        from cutout.jobs import JobInputError, job_create
-
-        try:
-            job = job_create(
-                workspace=api_key.workspace,
-                files=sources,
-                options=options,
-                api_key=api_key,
-                source=Source.API,
-                idempotency_key=idem_key,
-            )
-        except JobInputError as exc:
-            raise ApiError("invalid_parameter", exc.message, field="image") from None
+        job = job_create(
+            workspace=api_key.workspace,
+            files=sources,
+            options=options,
+            api_key=api_key,
+            source=Source.API,
+            idempotency_key=idem_key,
+        )
         response = JsonResponse(job_json(job, request), status=202)
         response["Location"] = f"/api/v1/jobs/{job.pk}"
         return response
@@ -285,7 +283,7 @@ def cutout_detail(request: HttpRequest, cutout_id: str) -> HttpResponse:
 @common.api_view(DIALECT, methods=("GET",))
 def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
     api_key = common.api_workspace_key(request)
-    job = selectors.job_get(workspace=api_key.workspace, job_id=job_id)
+    job = job_get(workspace=api_key.workspace, job_id=job_id)
     if job is None:
         raise ApiError("not_found", "No job with this id in your workspace.")
     return JsonResponse(job_json(job, request))
@@ -293,9 +291,6 @@ def job_detail(request: HttpRequest, job_id: str) -> HttpResponse:
 
 @common.api_view(DIALECT, methods=("GET",))
 def account(request: HttpRequest) -> HttpResponse:
-    from billing.selectors import balance_for
-    from billing.services import api_key_month_usage
-
     api_key = common.api_workspace_key(request)
     workspace = api_key.workspace
     balance = balance_for(workspace)

@@ -1,42 +1,50 @@
-"""Every API route: the drop-in dialects, the native API and its documentation.
+"""Every API route, one list per URL prefix (the prefixes are in :mod:`cutout.urls`).
 
 Endpoints also answer with a trailing slash (clients differ); unknown paths under each dialect's
 prefix get that dialect's own JSON 404 rather than an HTML page.
 """
 
-from django.urls import re_path
+from django.urls import URLPattern, re_path
 
 from cutout.api import ailab, api4ai, native, openapi, removebg, seed004
 from cutout.api.common import not_found_view
 
-AILAB = r"^api/cutout/general/"
+# /api/v1/: Cutout's own API
+native_patterns: list[URLPattern] = [
+    re_path(r"^cutouts/?$", native.cutouts, name="api_cutouts"),
+    re_path(r"^cutouts/(?P<cutout_id>[^/]+)/?$", native.cutout_detail, name="api_cutout"),
+    re_path(r"^jobs/(?P<job_id>[^/]+)/?$", native.job_detail, name="api_job"),
+    re_path(r"^account/?$", native.account, name="api_account"),
+    re_path(r"^models/?$", native.models, name="api_models"),
+    re_path(r"^(?P<rest>.*)$", not_found_view(native.DIALECT)),
+]
 
-urlpatterns = [
-    # AILabTools (seeds 000, 001, 003)
-    re_path(AILAB + r"universal-background-removal/?$", ailab.universal, name="ailab_universal"),
-    re_path(AILAB + r"food-background-removal/?$", ailab.food, name="ailab_food"),
-    re_path(AILAB + r"commodity-background-removal/?$", ailab.commodity, name="ailab_commodity"),
-    re_path(r"^api/cutout/(?P<rest>.*)$", not_found_view(ailab.DIALECT)),
-    # API4AI (seed 002)
-    re_path(r"^v1/version/?$", api4ai.version, name="api4ai_version"),
-    re_path(r"^v1/modes/?$", api4ai.modes, name="api4ai_modes"),
-    re_path(r"^v1/results/?$", api4ai.results, name="api4ai_results"),
-    # Seed 004
-    re_path(
-        r"^v1/remove-background/?$", seed004.remove_background, name="seed004_remove_background"
-    ),
-    re_path(r"^v1/(?P<rest>.*)$", not_found_view(api4ai.DIALECT)),
-    # remove.bg
-    re_path(r"^v1\.0/removebg/?$", removebg.removebg, name="removebg"),
-    re_path(r"^v1\.0/account/?$", removebg.account, name="removebg_account"),
-    re_path(r"^v1\.0/(?P<rest>.*)$", not_found_view(removebg.DIALECT)),
-    # Native API
-    re_path(r"^api/v1/cutouts/?$", native.cutouts, name="api_cutouts"),
-    re_path(r"^api/v1/cutouts/(?P<cutout_id>[^/]+)/?$", native.cutout_detail, name="api_cutout"),
-    re_path(r"^api/v1/jobs/(?P<job_id>[^/]+)/?$", native.job_detail, name="api_job"),
-    re_path(r"^api/v1/account/?$", native.account, name="api_account"),
-    re_path(r"^api/v1/models/?$", native.models, name="api_models"),
-    re_path(r"^api/openapi\.json$", openapi.openapi_json, name="api_openapi"),
-    re_path(r"^api/docs/?$", openapi.docs, name="api_docs"),
-    re_path(r"^api/v1/(?P<rest>.*)$", not_found_view(native.DIALECT)),
+# /api/: the native API's documentation
+docs_patterns: list[URLPattern] = [
+    re_path(r"^openapi\.json$", openapi.openapi_json, name="api_openapi"),
+    re_path(r"^docs/?$", openapi.docs, name="api_docs"),
+]
+
+# /api/cutout/: AILabTools (seeds 000, 001, 003)
+ailab_patterns: list[URLPattern] = [
+    re_path(r"^general/universal-background-removal/?$", ailab.universal, name="ailab_universal"),
+    re_path(r"^general/food-background-removal/?$", ailab.food, name="ailab_food"),
+    re_path(r"^general/commodity-background-removal/?$", ailab.commodity, name="ailab_commodity"),
+    re_path(r"^(?P<rest>.*)$", not_found_view(ailab.DIALECT)),
+]
+
+# /v1/: API4AI (seed 002) and seed 004 share the prefix
+v1_patterns: list[URLPattern] = [
+    re_path(r"^version/?$", api4ai.version, name="api4ai_version"),
+    re_path(r"^modes/?$", api4ai.modes, name="api4ai_modes"),
+    re_path(r"^results/?$", api4ai.results, name="api4ai_results"),
+    re_path(r"^remove-background/?$", seed004.remove_background, name="seed004_remove_background"),
+    re_path(r"^(?P<rest>.*)$", not_found_view(api4ai.DIALECT)),
+]
+
+# /v1.0/: remove.bg
+removebg_patterns: list[URLPattern] = [
+    re_path(r"^removebg/?$", removebg.removebg, name="removebg"),
+    re_path(r"^account/?$", removebg.account, name="removebg_account"),
+    re_path(r"^(?P<rest>.*)$", not_found_view(removebg.DIALECT)),
 ]

@@ -13,6 +13,7 @@ has checked that the requester may see it (:func:`signed_url_for`, or the caller
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 import posixpath
 import re
@@ -27,6 +28,8 @@ from django.core import signing
 from django.core.files.storage import Storage, default_storage
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_EXPIRY = timedelta(hours=24)
 MAX_EXPIRY = timedelta(days=7)  # S3 refuses presigned URLs that live longer than a week
@@ -159,6 +162,17 @@ def storage_delete(name: str | None) -> None:
     """Delete one object. Missing objects are not an error (deleting is idempotent)."""
     if name:
         default_storage.delete(name)
+
+
+def storage_delete_quietly(name: str | None) -> bool:
+    """Delete one object now if storage allows; otherwise log it and leave it to the retention
+    sweep (which removes objects no row points to). Returns whether it went."""
+    try:
+        storage_delete(name)
+    except Exception:  # cleanup is best effort; the retention sweep removes what is left behind
+        logger.warning("could not delete %s now; the retention sweep will", name, exc_info=True)
+        return False
+    return True
 
 
 @dataclass(frozen=True)

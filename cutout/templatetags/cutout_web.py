@@ -6,13 +6,11 @@ from typing import Any
 
 from django import template
 
-from cutout.forms import FORMAT_CHOICES, STYLE_CHOICES, style_of
+from cutout.web.forms import FORMAT_LABELS, STYLE_CHOICES, style_of
 
 register = template.Library()
 
 _STYLES = dict(STYLE_CHOICES)
-_FORMATS = {"png": "PNG", "jpeg": "JPG", "webp": "WebP", "avif": "AVIF", "zip": "ZIP"}
-assert set(_FORMATS) == {value for value, _ in FORMAT_CHOICES}
 
 
 @register.filter
@@ -29,7 +27,7 @@ def style_name(options: dict[str, Any] | None) -> str:
 
 @register.filter
 def format_label(fmt: str | None) -> str:
-    return _FORMATS.get(str(fmt or ""), str(fmt or "").upper())
+    return FORMAT_LABELS.get(str(fmt or ""), str(fmt or "").upper())
 
 
 @register.filter

@@ -110,11 +110,12 @@ def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
 def _run_job(
     workspace: Any, images: list[tuple[str, bytes]], pipeline: str, timeout: float
 ) -> dict[str, Any]:
-    from cutout import jobs
+    from cutout.jobs.selectors import job_progress
+    from cutout.jobs.services import job_create
     from cutout.models import Job, JobItem
 
     started = time.perf_counter()
-    job = jobs.job_create(
+    job = job_create(
         workspace=workspace,
         files=images,
         options={"pipeline": pipeline, "mode": "transparent", "format": "png"},
@@ -126,7 +127,7 @@ def _run_job(
             break
         time.sleep(0.1)
     else:
-        raise SystemExit(f"the job did not finish within {timeout:.0f}s: {jobs.job_progress(job)}")
+        raise SystemExit(f"the job did not finish within {timeout:.0f}s: {job_progress(job)}")
     elapsed = time.perf_counter() - started
     items = list(JobItem.objects.filter(job=job))
     failed = [item for item in items if item.status != JobItem.Status.DONE]

@@ -12,7 +12,11 @@ from django.core.files.storage import default_storage
 
 from billing.errors import InsufficientCredits
 from billing.models import LedgerEntry, Reservation
-from cutout import jobs
+from cutout import queue
+from cutout.jobs.processing import job_item_process
+from cutout.jobs.selectors import job_progress
+from cutout.jobs.services import job_create, job_options
+from cutout.jobs.sweeps import jobs_requeue_stale
 from cutout.models import Cutout, Job, JobItem
 from tests.jobs.conftest import balance, grant, make_member, make_workspace, photo, photos
 
@@ -21,7 +25,7 @@ FAST = {"pipeline": "fast", "mode": "transparent", "format": "png"}
 
 def _create(workspace: Any, django_capture_on_commit_callbacks: Any, **kwargs: Any) -> Job:
     with django_capture_on_commit_callbacks(execute=True):
-        job = jobs.job_create(workspace=workspace, options=kwargs.pop("options", FAST), **kwargs)
+        job = job_create(workspace=workspace, options=kwargs.pop("options", FAST), **kwargs)
     job.refresh_from_db()
     return job
 
@@ -36,7 +40,7 @@ def test_batch_runs_every_item_and_charges_each_once(
     job = _create(workspace, django_capture_on_commit_callbacks, files=photos(3), user=user)
 
     assert job.status == Job.Status.DONE
-    progress = jobs.job_progress(job)
+    progress = job_progress(job)
     assert (progress.total, progress.done, progress.failed, progress.remaining) == (3, 3, 0, 0)
     assert progress.percent == 100 and progress.finished
     items = list(job.items.order_by("position"))
@@ -247,9 +251,9 @@ def test_enqueue_happens_only_after_commit(django_capture_on_commit_callbacks: A
     workspace = make_workspace()
     grant(workspace, 5)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        job = jobs.job_create(workspace=workspace, files=photos(2), options=FAST)
+        job = job_create(workspace=workspace, files=photos(2), options=FAST)
     assert len(callbacks) == 1
-    assert jobs.job_progress(job).queued == 2
+    assert job_progress(job).queued == 2
 
 
 @pytest.mark.django_db
@@ -262,7 +266,7 @@ def test_a_redelivered_item_is_neither_redone_nor_recharged(
     item = job.items.get()
     cutout_id = item.cutout_id
 
-    outcome = jobs.job_item_process(item_id=item.id)
+    outcome = job_item_process(item_id=item.id)
 
     assert outcome.action == "skipped"
     item.refresh_from_db()
@@ -283,7 +287,7 @@ def test_an_interrupted_attempt_is_settled_and_redone_once(
     workspace = make_workspace()
     grant(workspace, 5)
     with django_capture_on_commit_callbacks(execute=False):
-        job = jobs.job_create(workspace=workspace, files=photos(1), options=FAST)
+        job = job_create(workspace=workspace, files=photos(1), options=FAST)
     item = job.items.get()
     JobItem.objects.filter(id=item.id).update(status=JobItem.Status.RUNNING, attempts=1)
     half = Cutout.objects.create(
@@ -298,7 +302,7 @@ def test_an_interrupted_attempt_is_settled_and_redone_once(
     )
     assert balance(workspace) == (5, 1)
 
-    outcome = jobs.job_item_process(item_id=item.id)
+    outcome = job_item_process(item_id=item.id)
 
     assert outcome.action == "processed" and outcome.status == JobItem.Status.DONE
     item.refresh_from_db()
@@ -315,12 +319,12 @@ def test_a_finished_but_unrecorded_attempt_is_adopted(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     """Killed after the cutout was made and charged, before the item was marked done."""
-    from cutout.services import cutout_create
+    from cutout.cutouts.services import cutout_create
 
     workspace = make_workspace()
     grant(workspace, 5)
     with django_capture_on_commit_callbacks(execute=False):
-        job = jobs.job_create(workspace=workspace, files=photos(1), options=FAST)
+        job = job_create(workspace=workspace, files=photos(1), options=FAST)
     item = job.items.get()
     with default_storage.open(str(item.input.name)) as handle:
         data = handle.read()
@@ -328,14 +332,14 @@ def test_a_finished_but_unrecorded_attempt_is_adopted(
     made = cutout_create(
         workspace=workspace,
         data=data,
-        options=jobs._options(FAST),
+        options=job_options(FAST),
         source="batch",
         idempotency_key=f"item:{item.id}:1",
         job_item=item,
     )
     assert balance(workspace) == (4, 0)
 
-    outcome = jobs.job_item_process(item_id=item.id)
+    outcome = job_item_process(item_id=item.id)
 
     assert outcome.action == "adopted"
     item.refresh_from_db()
@@ -352,11 +356,11 @@ def test_items_interrupted_too_often_give_up_without_charge(
     workspace = make_workspace()
     grant(workspace, 5)
     with django_capture_on_commit_callbacks(execute=False):
-        job = jobs.job_create(workspace=workspace, files=photos(1), options=FAST)
+        job = job_create(workspace=workspace, files=photos(1), options=FAST)
     item = job.items.get()
     JobItem.objects.filter(id=item.id).update(status=JobItem.Status.RUNNING, attempts=2)
 
-    outcome = jobs.job_item_process(item_id=item.id)
+    outcome = job_item_process(item_id=item.id)
 
     assert outcome.status == JobItem.Status.FAILED and outcome.job_finished
     item.refresh_from_db()
@@ -397,30 +401,30 @@ def test_stale_items_and_unclosed_jobs_are_queued_again(
     workspace = make_workspace()
     grant(workspace, 5)
     with django_capture_on_commit_callbacks(execute=False):
-        lost = jobs.job_create(workspace=workspace, files=photos(2), options=FAST)
+        lost = job_create(workspace=workspace, files=photos(2), options=FAST)
     long_ago = timezone.now() - timedelta(hours=2)
     Job.objects.filter(id=lost.id).update(created_at=long_ago)
     first, second = lost.items.order_by("position")
     JobItem.objects.filter(id=first.id).update(status=JobItem.Status.RUNNING, started_at=long_ago)
 
     # While the broker still holds messages, queued items are only waiting their turn.
-    monkeypatch.setattr(jobs, "_queue_is_empty", lambda: False)
-    assert jobs.jobs_requeue_stale() == 1  # the running one whose worker is long gone
+    monkeypatch.setattr(queue, "queue_is_empty", lambda: False)
+    assert jobs_requeue_stale() == 1  # the running one whose worker is long gone
     assert JobItem.objects.get(id=first.id).status == JobItem.Status.DONE
     assert JobItem.objects.get(id=second.id).status == JobItem.Status.QUEUED
 
-    monkeypatch.setattr(jobs, "_queue_is_empty", lambda: True)
-    assert jobs.jobs_requeue_stale() == 1
+    monkeypatch.setattr(queue, "queue_is_empty", lambda: True)
+    assert jobs_requeue_stale() == 1
     lost.refresh_from_db()
-    assert lost.status == Job.Status.DONE and jobs.job_progress(lost).done == 2
+    assert lost.status == Job.Status.DONE and job_progress(lost).done == 2
     assert balance(workspace) == (3, 0)
 
     # A job whose items all finished but whose closing task was lost gets closed.
     with django_capture_on_commit_callbacks(execute=False):
-        unclosed = jobs.job_create(workspace=workspace, files=[("x.png", b"bad")], options=FAST)
+        unclosed = job_create(workspace=workspace, files=[("x.png", b"bad")], options=FAST)
     JobItem.objects.filter(job=unclosed).update(status=JobItem.Status.FAILED)
     Job.objects.filter(id=unclosed.id).update(created_at=long_ago)
-    jobs.jobs_requeue_stale()
+    jobs_requeue_stale()
     unclosed.refresh_from_db()
     assert unclosed.status == Job.Status.FAILED and unclosed.finished_at is not None
 
@@ -440,7 +444,7 @@ def test_uploaded_files_and_an_uploaded_zip_are_accepted(
         SimpleUploadedFile("huge.png", b"\0" * 60_000, "image/png"),
     ]
     with django_capture_on_commit_callbacks(execute=False):
-        job = jobs.job_create(workspace=workspace, files=uploads, options=FAST)
+        job = job_create(workspace=workspace, files=uploads, options=FAST)
     items = {item.name: item for item in job.items.all()}
     assert set(items) == {"a.png", "huge.png"}
     assert items["huge.png"].status == JobItem.Status.FAILED
@@ -453,5 +457,5 @@ def test_uploaded_files_and_an_uploaded_zip_are_accepted(
         zf.writestr("x/b.png", photo(22))
     archive = SimpleUploadedFile("batch.zip", buffer.getvalue(), "application/zip")
     with django_capture_on_commit_callbacks(execute=False):
-        zipped = jobs.job_create(workspace=workspace, zip_file=archive, options=FAST)
+        zipped = job_create(workspace=workspace, zip_file=archive, options=FAST)
     assert list(zipped.items.values_list("name", flat=True)) == ["x/b.png"]

@@ -14,8 +14,10 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import Role
-from cutout import jobs, webhooks
+from cutout.jobs.services import job_create, job_finish
 from cutout.models import Job, WebhookDelivery, WebhookEndpoint
+from cutout.webhooks.delivery import MAX_ATTEMPTS, delivery_attempt, sign, signature_verify
+from cutout.webhooks.services import WebhookUrlError, deliveries_due, endpoint_create, ping
 from tests.jobs.conftest import grant, make_member, make_workspace, photos
 
 FAST = {"pipeline": "fast", "mode": "transparent", "format": "png"}
@@ -64,22 +66,20 @@ def test_finished_job_sends_a_signed_webhook(
 ) -> None:
     workspace = make_workspace()
     grant(workspace, 5)
-    endpoint = webhooks.endpoint_create(workspace=workspace, url=receiver.url)
+    endpoint = endpoint_create(workspace=workspace, url=receiver.url)
     assert endpoint.secret.startswith("whsec_") and len(endpoint.secret) > 30
 
     with django_capture_on_commit_callbacks(execute=True):
-        job = jobs.job_create(workspace=workspace, files=photos(2), options=FAST)
+        job = job_create(workspace=workspace, files=photos(2), options=FAST)
 
     assert len(receiver.requests) == 1
     sent = receiver.requests[0]
     headers = {key.lower(): value for key, value in sent["headers"].items()}
     assert headers["content-type"] == "application/json"
     assert headers["cutout-event"] == "job.completed"
-    assert webhooks.signature_verify(endpoint.secret, headers["cutout-signature"], sent["body"])
-    assert not webhooks.signature_verify("whsec_wrong", headers["cutout-signature"], sent["body"])
-    assert not webhooks.signature_verify(
-        endpoint.secret, headers["cutout-signature"], sent["body"] + b" "
-    )
+    assert signature_verify(endpoint.secret, headers["cutout-signature"], sent["body"])
+    assert not signature_verify("whsec_wrong", headers["cutout-signature"], sent["body"])
+    assert not signature_verify(endpoint.secret, headers["cutout-signature"], sent["body"] + b" ")
     payload = json.loads(sent["body"])
     assert payload["type"] == "job.completed"
     data = payload["data"]["job"]
@@ -96,19 +96,19 @@ def test_finished_job_sends_a_signed_webhook(
 
     # Closing the job again (a redelivered task) sends nothing more.
     with django_capture_on_commit_callbacks(execute=True):
-        jobs.job_finish(job_id=job.id)
+        job_finish(job_id=job.id)
         Job.objects.filter(id=job.id).update(status=Job.Status.RUNNING)
-        jobs.job_finish(job_id=job.id)
+        job_finish(job_id=job.id)
     assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 1
     assert len(receiver.requests) == 1
 
 
 def test_signature_rejects_old_timestamps() -> None:
     body = b'{"a":1}'
-    old = webhooks.sign("whsec_x", body, timestamp=1_000_000)
-    assert not webhooks.signature_verify("whsec_x", old, body)
-    assert webhooks.signature_verify("whsec_x", webhooks.sign("whsec_x", body), body)
-    assert not webhooks.signature_verify("whsec_x", "garbage", body)
+    old = sign("whsec_x", body, timestamp=1_000_000)
+    assert not signature_verify("whsec_x", old, body)
+    assert signature_verify("whsec_x", sign("whsec_x", body), body)
+    assert not signature_verify("whsec_x", "garbage", body)
 
 
 @pytest.mark.django_db
@@ -116,13 +116,13 @@ def test_failures_are_retried_with_backoff_then_given_up(
     receiver: Receiver, django_capture_on_commit_callbacks: Any
 ) -> None:
     workspace = make_workspace()
-    endpoint = webhooks.endpoint_create(workspace=workspace, url=receiver.url)
+    endpoint = endpoint_create(workspace=workspace, url=receiver.url)
     receiver.status = 503
     with django_capture_on_commit_callbacks(execute=False):
-        delivery = webhooks.ping(endpoint=endpoint)
+        delivery = ping(endpoint=endpoint)
 
     before = timezone.now()
-    webhooks.delivery_attempt(delivery_id=delivery.id, attempt=1)
+    delivery_attempt(delivery_id=delivery.id, attempt=1)
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.PENDING
     assert delivery.attempts == 1 and delivery.response_status == 503
@@ -132,20 +132,20 @@ def test_failures_are_retried_with_backoff_then_given_up(
     assert 50 <= first_wait <= 70
 
     # A stale copy of attempt 1 does nothing; attempt 2 waits longer after failing.
-    webhooks.delivery_attempt(delivery_id=delivery.id, attempt=1)
+    delivery_attempt(delivery_id=delivery.id, attempt=1)
     assert len(receiver.requests) == 1
-    webhooks.delivery_attempt(delivery_id=delivery.id, attempt=2)
+    delivery_attempt(delivery_id=delivery.id, attempt=2)
     delivery.refresh_from_db()
     assert delivery.attempts == 2
     assert (delivery.next_attempt_at - timezone.now()).total_seconds() > 200
 
-    for attempt in range(3, webhooks.MAX_ATTEMPTS + 1):
-        webhooks.delivery_attempt(delivery_id=delivery.id, attempt=attempt)
+    for attempt in range(3, MAX_ATTEMPTS + 1):
+        delivery_attempt(delivery_id=delivery.id, attempt=attempt)
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.FAILED
-    assert delivery.attempts == webhooks.MAX_ATTEMPTS
+    assert delivery.attempts == MAX_ATTEMPTS
     assert delivery.next_attempt_at is None
-    assert len(receiver.requests) == webhooks.MAX_ATTEMPTS
+    assert len(receiver.requests) == MAX_ATTEMPTS
 
 
 @pytest.mark.django_db
@@ -153,20 +153,20 @@ def test_due_deliveries_are_queued_by_the_beat_task(
     receiver: Receiver, eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     workspace = make_workspace()
-    endpoint = webhooks.endpoint_create(workspace=workspace, url=receiver.url)
+    endpoint = endpoint_create(workspace=workspace, url=receiver.url)
     receiver.status = 500
     with django_capture_on_commit_callbacks(execute=True):
-        delivery = webhooks.ping(endpoint=endpoint)
+        delivery = ping(endpoint=endpoint)
     delivery.refresh_from_db()
     assert delivery.attempts == 1
 
     receiver.status = 204
     with django_capture_on_commit_callbacks(execute=True):
-        assert webhooks.deliveries_due() == 0  # not due yet
+        assert deliveries_due() == 0  # not due yet
         WebhookDelivery.objects.filter(id=delivery.id).update(
             next_attempt_at=timezone.now() - timedelta(seconds=1)
         )
-        assert webhooks.deliveries_due() == 1
+        assert deliveries_due() == 1
     delivery.refresh_from_db()
     assert delivery.status == WebhookDelivery.Status.SUCCEEDED and delivery.attempts == 2
     assert len(receiver.requests) == 2
@@ -188,8 +188,8 @@ def test_due_deliveries_are_queued_by_the_beat_task(
 )
 def test_private_and_odd_urls_are_refused(url: str) -> None:
     workspace = make_workspace()
-    with pytest.raises(webhooks.WebhookUrlError):
-        webhooks.endpoint_create(workspace=workspace, url=url)
+    with pytest.raises(WebhookUrlError):
+        endpoint_create(workspace=workspace, url=url)
     assert not WebhookEndpoint.objects.exists()
 
 
@@ -199,11 +199,11 @@ def test_an_endpoint_that_turns_private_is_not_called(
 ) -> None:
     """The guard runs on every attempt, not only when the URL is saved (DNS may change)."""
     workspace = make_workspace()
-    endpoint = webhooks.endpoint_create(workspace=workspace, url=receiver.url)
+    endpoint = endpoint_create(workspace=workspace, url=receiver.url)
     settings.CUTOUT_FETCH_ALLOWED_NETWORKS = []
     with django_capture_on_commit_callbacks(execute=False):
-        delivery = webhooks.ping(endpoint=endpoint)
-    webhooks.delivery_attempt(delivery_id=delivery.id)
+        delivery = ping(endpoint=endpoint)
+    delivery_attempt(delivery_id=delivery.id)
     delivery.refresh_from_db()
     assert receiver.requests == []
     assert delivery.status == WebhookDelivery.Status.PENDING and "not allowed" in delivery.error
@@ -217,7 +217,7 @@ def test_webhooks_page_shows_the_log_and_only_managers_edit(
     owner = make_member(workspace, Role.OWNER)
     member = make_member(workspace, Role.MEMBER)
     other = make_workspace()
-    other_endpoint = webhooks.endpoint_create(workspace=other, url=receiver.url)
+    other_endpoint = endpoint_create(workspace=other, url=receiver.url)
 
     client.force_login(owner)
     _use(client, workspace)
@@ -232,7 +232,7 @@ def test_webhooks_page_shows_the_log_and_only_managers_edit(
     with django_capture_on_commit_callbacks(execute=False):
         client.post("/webhooks/", {"action": "ping", "endpoint": str(endpoint.id)})
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
-    webhooks.delivery_attempt(delivery_id=delivery.id)
+    delivery_attempt(delivery_id=delivery.id)
     assert "Delivered" in client.get("/webhooks/").content.decode()
 
     refused = client.post("/webhooks/", {"action": "create", "url": "http://10.1.2.3/x"})

@@ -15,7 +15,8 @@ from django.core.files.storage import default_storage
 from django.db.models import Count
 
 from billing.models import LedgerEntry, Reservation
-from cutout import jobs
+from cutout.jobs.selectors import UNFINISHED, job_progress
+from cutout.jobs.services import job_create
 from cutout.models import Cutout, Job, JobItem
 from tests.jobs.conftest import Backend, Worker, balance, grant, make_workspace, photos, wait_for
 
@@ -42,12 +43,12 @@ def _finished(job: Job) -> bool:
 
 def _wait_finished(job: Job, worker: Worker, timeout: float) -> None:
     """Wait for every item to finish, then for the job to be closed (a ZIP, its status)."""
-    unfinished = JobItem.objects.filter(job=job, status__in=jobs.UNFINISHED)
+    unfinished = JobItem.objects.filter(job=job, status__in=UNFINISHED)
     try:
         wait_for(lambda: not unfinished.exists(), timeout=timeout, interval=0.5, what="the items")
         wait_for(lambda: _finished(job), timeout=60, interval=0.5, what="the job to close")
     except AssertionError as exc:
-        pytest.fail(f"{exc}: {jobs.job_progress(job)}\n{worker.logs(tail=6000)}")
+        pytest.fail(f"{exc}: {job_progress(job)}\n{worker.logs(tail=6000)}")
 
 
 def _assert_charged_once_each(job: Job, workspace: Any) -> None:
@@ -79,12 +80,12 @@ def test_a_batch_of_20_completes_with_20_charges(backend: Backend, worker: Worke
     workspace = make_workspace()
     grant(workspace, 25)
     worker.start()
-    job = jobs.job_create(workspace=workspace, files=photos(20), options=FAST)
+    job = job_create(workspace=workspace, files=photos(20), options=FAST)
 
     _wait_finished(job, worker, START_TIMEOUT + 240)
 
     assert job.status == Job.Status.DONE
-    assert jobs.job_progress(job).done == 20
+    assert job_progress(job).done == 20
     _assert_charged_once_each(job, workspace)
     assert balance(workspace) == (5, 0)
     assert default_storage.exists(str(job.result_zip.name))
@@ -100,7 +101,7 @@ def test_sigkill_mid_batch_then_another_worker_does_every_item_exactly_once(
     workspace = make_workspace()
     grant(workspace, 25)
     first = worker.start()
-    job = jobs.job_create(workspace=workspace, files=photos(20, start=100), options=FAST)
+    job = job_create(workspace=workspace, files=photos(20, start=100), options=FAST)
 
     # Kill while an item is being processed, after some are done.
     def mid_item() -> bool:
@@ -113,10 +114,10 @@ def test_sigkill_mid_batch_then_another_worker_does_every_item_exactly_once(
             mid_item, timeout=START_TIMEOUT + 120, interval=0.02, what="the batch to be under way"
         )
     except AssertionError:
-        pytest.fail(f"{jobs.job_progress(job)}\n{worker.logs(tail=6000)}")
+        pytest.fail(f"{job_progress(job)}\n{worker.logs(tail=6000)}")
     worker.kill(first)
     killed_at = time.monotonic()
-    progress = jobs.job_progress(job)
+    progress = job_progress(job)
     assert progress.done < 20, progress
     interrupted = JobItem.objects.filter(job=job, status=JobItem.Status.RUNNING).first()
 
@@ -140,7 +141,7 @@ def test_a_storage_write_failure_fails_the_item_cleanly_and_releases_its_credit(
     workspace = make_workspace()
     grant(workspace, 5)
     worker.start(extra_env={"CUTOUT_TEST_FAIL_WRITES": "1", "CUTOUT_ITEM_MAX_RETRIES": "2"})
-    job = jobs.job_create(workspace=workspace, files=photos(2, start=200), options=FAST)
+    job = job_create(workspace=workspace, files=photos(2, start=200), options=FAST)
 
     _wait_finished(job, worker, START_TIMEOUT + 120)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cutout.jobs import JobInputError, zip_read
+from cutout.jobs.intake import JobInputError, zip_read
 
 
 def _zip(entries: dict[str, bytes], **kwargs: Any) -> bytes:

@@ -13,14 +13,12 @@ from PIL import Image
 
 from billing.errors import InsufficientCredits, MonthlyCapExceeded
 from billing.models import LedgerEntry, Reservation
-from cutout import engine, services
+from cutout import engine
+from cutout.cutouts import options as cutout_options
+from cutout.cutouts import services
+from cutout.cutouts.rerender import cutout_rerender
+from cutout.cutouts.services import CutoutInProgress, IdempotencyKeyReused, cutout_create
 from cutout.models import Cutout, Source
-from cutout.services import (
-    CutoutInProgress,
-    IdempotencyKeyReused,
-    cutout_create,
-    cutout_rerender,
-)
 from tests.api.conftest import balance, make_caller
 from tests.api.images import image_bytes, open_image, scene
 
@@ -129,14 +127,14 @@ def test_failure_after_reserving_releases_and_keeps_nothing(monkeypatch, where) 
             engine, "render", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom"))
         )
     elif where == "storage":
-        real = services._save_file
+        real = services.save_file
 
         def failing(field, name, data):
             if name.startswith("result"):
                 raise OSError("disk full")
             real(field, name, data)
 
-        monkeypatch.setattr(services, "_save_file", failing)
+        monkeypatch.setattr(services, "save_file", failing)
     else:
 
         def failing_capture(**kwargs):
@@ -229,7 +227,7 @@ def test_key_of_a_cutout_in_progress(monkeypatch) -> None:
         status=Cutout.Status.PROCESSING,
         idempotency_key="busy",
         input_sha256=__import__("hashlib").sha256(JPEG).hexdigest(),
-        options=services.options_as_dict(opt),
+        options=cutout_options.options_as_dict(opt),
         started_at=timezone.now(),
     )
     with pytest.raises(CutoutInProgress):

@@ -15,8 +15,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from billing.models import LedgerEntry
-from cutout import jobs
 from cutout.files import retention
+from cutout.jobs.services import job_create
 from cutout.models import Cutout, Job, JobItem
 from tests.jobs.conftest import Backend, grant, make_workspace, photos
 
@@ -53,7 +53,7 @@ def test_retention_days_remove_old_cutouts_and_jobs_only(
     recent = _cutout(workspace, days_old=29)
     forever = _cutout(keeper, days_old=400)
     with django_capture_on_commit_callbacks(execute=True):
-        job = jobs.job_create(workspace=workspace, files=photos(1), options=FAST)
+        job = job_create(workspace=workspace, files=photos(1), options=FAST)
     job.refresh_from_db()
     assert job.status == Job.Status.DONE and _exists(job.result_zip)
     job_cutout = job.items.get().cutout

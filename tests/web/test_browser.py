@@ -198,7 +198,7 @@ def test_new_user_journey(
     # as a worker would, while the pages poll).
     queued: list[Any] = []
     monkeypatch.setattr(
-        "cutout.jobs.job_enqueue", lambda *, job_id, only=None: queued.append(job_id)
+        "cutout.jobs.services.job_enqueue", lambda *, job_id, only=None: queued.append(job_id)
     )
     page.goto(f"{base}/app/")
     page.locator("label.mode-option:has(input[value='white'])").click()
@@ -216,7 +216,8 @@ def test_new_user_journey(
     job = Job.objects.get()
     assert queued == [job.id]
     items = list(JobItem.objects.filter(job=job).order_by("position"))
-    from cutout.jobs import job_finish, job_item_process
+    from cutout.jobs.processing import job_item_process
+    from cutout.jobs.services import job_finish
 
     job_item_process(item_id=items[0].pk)
     expect(summary).to_contain_text("1 done · 0 failed · 2 remaining of 3")
@@ -409,7 +410,7 @@ def test_states_no_credits_bad_files_failure_signed_out(
     # Another workspace's cutout is a 404.
     monkeypatch.undo()
     other = make_person()
-    from cutout.services import cutout_create
+    from cutout.cutouts.services import cutout_create
 
     theirs = cutout_create(
         workspace=other.workspace, data=photo("mug"), options=engine.Options(pipeline="fast")

@@ -264,7 +264,7 @@ def test_library_filters_pagination_and_delete(settings: Any) -> None:
     assert len(mine.context["page"].object_list) == 3
     assert not client.get(reverse("library"), {"member": "api"}).context["page"].object_list
 
-    from cutout import views
+    from cutout.web.views import library as views
 
     monkey = views.PAGE_SIZE
     views.PAGE_SIZE = 2

@@ -12,6 +12,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
+from cutout.jobs.intake import max_items
+
 # What the engine decodes (see cutout.engine.decode); the browser checks type and extension.
 ACCEPTED_TYPES = (
     "image/jpeg",
@@ -50,9 +52,7 @@ NAV_SECTIONS = {
 
 
 def max_batch_files() -> int:
-    from cutout import jobs
-
-    return min(int(settings.DATA_UPLOAD_MAX_NUMBER_FILES) - 1, jobs.max_items())
+    return min(int(settings.DATA_UPLOAD_MAX_NUMBER_FILES) - 1, max_items())
 
 
 def upload_limits() -> dict[str, Any]:

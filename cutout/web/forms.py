@@ -38,6 +38,9 @@ SIZE_CHOICES = (
     ("preview", "256 px"),
 )
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+# The page's name and the download's file extension of each output format.
+FORMAT_LABELS = {"png": "PNG", "jpeg": "JPG", "webp": "WebP", "avif": "AVIF", "zip": "ZIP"}
+EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "avif": "avif", "zip": "zip"}
 
 
 class OptionsForm(forms.Form):

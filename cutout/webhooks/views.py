@@ -7,12 +7,11 @@ from typing import cast
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
 
 from accounts.decorators import workspace_required
 from accounts.middleware import MemberRequest
-from cutout import webhooks
 from cutout.models import WebhookEndpoint
+from cutout.webhooks import selectors, services
 
 ACTIONS = ("create", "delete", "ping", "rotate")
 
@@ -37,13 +36,13 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
         if action == "create":
             url_value = request.POST.get("url", "")
             try:
-                webhooks.endpoint_create(
+                services.endpoint_create(
                     workspace=req.workspace,
                     url=url_value,
                     description=request.POST.get("description", ""),
                     created_by=req.user,
                 )
-            except webhooks.WebhookUrlError as exc:
+            except services.WebhookUrlError as exc:
                 error = exc.message
             else:
                 messages.success(request, "Webhook endpoint added. Its signing secret is below.")
@@ -51,22 +50,22 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
         else:
             endpoint = _endpoint(req)
             if action == "delete":
-                webhooks.endpoint_delete(endpoint=endpoint)
+                services.endpoint_delete(endpoint=endpoint)
                 messages.success(request, "Webhook endpoint removed.")
             elif action == "rotate":
-                webhooks.endpoint_rotate_secret(endpoint=endpoint)
+                services.endpoint_rotate_secret(endpoint=endpoint)
                 messages.success(request, "New signing secret made; the old one no longer works.")
             else:
-                webhooks.ping(endpoint=endpoint)
+                services.ping(endpoint=endpoint)
                 messages.success(request, "Test event queued; it appears in the log below.")
             return redirect("webhooks")
-    endpoints = WebhookEndpoint.objects.filter(workspace=req.workspace).order_by("created_at")
+    endpoints = selectors.endpoints_for(req.workspace)
     return render(
         request,
         "webhooks/webhooks.html",
         {
             "endpoints": endpoints,
-            "deliveries": webhooks.deliveries_for(req.workspace),
+            "deliveries": selectors.deliveries_for(req.workspace),
             "can_manage": can_manage,
             "error": error,
             "url_value": url_value,
@@ -76,26 +75,7 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
 
 
 def _endpoint(req: MemberRequest) -> WebhookEndpoint:
-    endpoint_id = _uuid(req.POST.get("endpoint", ""))
-    endpoint = (
-        WebhookEndpoint.objects.filter(workspace=req.workspace, id=endpoint_id).first()
-        if endpoint_id
-        else None
-    )
+    endpoint = selectors.endpoint_get(workspace=req.workspace, endpoint_id=req.POST.get("endpoint"))
     if endpoint is None:
         raise Http404("No such webhook endpoint in this workspace.")
     return endpoint
-
-
-def _uuid(value: str) -> str | None:
-    import uuid
-
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return None
-
-
-urlpatterns = [
-    path("webhooks/", webhooks_page, name="webhooks"),
-]

@@ -1,0 +1,104 @@
+"""Rendering a finished cutout again in other options, from its stored matte: no model run and
+no credit. A version asked for twice is made once."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from cutout import engine
+from cutout.cutouts import selectors
+from cutout.cutouts.options import engine_limits, options_as_dict
+from cutout.cutouts.services import cutout_fail_with, dedup_key_for, result_metadata, save_file
+from cutout.cutouts.stored_matte import colour_from_png
+from cutout.models import Cutout
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+def cutout_root(cutout: Cutout) -> Cutout:
+    """The cutout a re-render was made from (itself when it was made from an upload)."""
+    parent_id = (cutout.metadata or {}).get("rerender_of")
+    if not parent_id:
+        return cutout
+    parent = selectors.cutout_get(workspace=cutout.workspace, cutout_id=parent_id)
+    return parent if parent is not None and parent.matte else cutout
+
+
+def cutout_version(*, source: Cutout, options: engine.Options, user: User | None = None) -> Cutout:
+    """A free version of ``source`` in ``options``; an identical version already made is reused."""
+    wanted = options_as_dict(options)
+    wanted["pipeline"] = source.options.get("pipeline", source.pipeline)
+    key = dedup_key_for(source.input_sha256, wanted)
+    existing = (
+        selectors.cutouts_for_workspace(source.workspace)
+        .filter(dedup_key=key, status=Cutout.Status.SUCCEEDED)
+        .exclude(result="")
+        .order_by("-created_at")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    return cutout_rerender(cutout=source, options=options, user=user)
+
+
+def cutout_rerender(*, cutout: Cutout, options: engine.Options, user: User | None = None) -> Cutout:
+    """A new cutout from ``cutout``'s stored matte in other options: no model run, no credit.
+
+    The pipeline cannot change (that would need the model); ``options.pipeline`` is ignored.
+    """
+    if cutout.status != Cutout.Status.SUCCEEDED or not cutout.matte:
+        raise engine.InvalidOption("Only a finished cutout can be rendered again.", field="cutout")
+    with cutout.matte.open("rb") as handle:
+        matte_bytes = handle.read()
+    matte = engine.matte_from_png(matte_bytes)
+    decoded = _rerender_source(cutout, matte_bytes)
+    opts = options_as_dict(options)
+    opts["pipeline"] = cutout.options.get("pipeline", cutout.pipeline)
+    new = Cutout.objects.create(
+        workspace=cutout.workspace,
+        created_by=user,
+        api_key=None,
+        source=cutout.source,
+        dialect=cutout.dialect,
+        options=opts,
+        pipeline=cutout.pipeline,
+        input_name=cutout.input_name,
+        input_sha256=cutout.input_sha256,
+        input_bytes=cutout.input_bytes,
+        dedup_key=dedup_key_for(cutout.input_sha256, opts),
+        status=Cutout.Status.PROCESSING,
+        width=cutout.width,
+        height=cutout.height,
+        started_at=timezone.now(),
+        metadata={"rerender_of": str(cutout.pk)},
+    )
+    started = time.perf_counter()
+    try:
+        save_file(new.matte, "matte.png", matte_bytes)
+        result = engine.render(decoded, matte, options)
+        save_file(new.result, f"result.{result.extension}", result.data)
+        new.result_content_type = result.content_type
+        new.result_width = result.width
+        new.result_height = result.height
+        new.metadata = {**result_metadata(result, matte), "rerender_of": str(cutout.pk)}
+        new.status = Cutout.Status.SUCCEEDED
+        new.credits_charged = 0
+        new.finished_at = timezone.now()
+        new.processing_ms = round((time.perf_counter() - started) * 1000)
+        new.save()
+    except BaseException as exc:
+        cutout_fail_with(new, exc)
+        raise
+    return new
+
+
+def _rerender_source(cutout: Cutout, matte_bytes: bytes) -> Any:
+    """The colour to render from: the original when kept, else the stored foreground colour."""
+    if cutout.original:
+        with cutout.original.open("rb") as handle:
+            return engine.decode_image(handle.read(), engine_limits())
+    return colour_from_png(matte_bytes)

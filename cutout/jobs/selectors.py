@@ -1,0 +1,91 @@
+"""Reads of jobs and their items: progress, one job, a workspace's jobs. Always by workspace
+where a person asks; by id where a worker asks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from accounts.models import Workspace
+from cutout.cutouts.selectors import as_uuid
+from cutout.models import Job, JobItem
+
+UNFINISHED = (JobItem.Status.QUEUED, JobItem.Status.RUNNING)
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    total: int
+    queued: int
+    running: int
+    done: int
+    failed: int
+
+    @property
+    def remaining(self) -> int:
+        return self.queued + self.running
+
+    @property
+    def finished(self) -> bool:
+        return self.remaining == 0
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else (100 * (self.done + self.failed)) // self.total
+
+    def as_dict(self) -> dict[str, int | bool]:
+        return {
+            "total": self.total,
+            "queued": self.queued,
+            "running": self.running,
+            "done": self.done,
+            "failed": self.failed,
+            "remaining": self.remaining,
+            "percent": self.percent,
+            "finished": self.finished,
+        }
+
+
+def job_progress(job: Job | Any) -> JobProgress:
+    """Counts of the job's items by status, in one query."""
+    job_id = job.pk if isinstance(job, Job) else job
+    S = JobItem.Status
+    counts = JobItem.objects.filter(job_id=job_id).aggregate(
+        total=Count("id"),
+        queued=Count("id", filter=Q(status=S.QUEUED)),
+        running=Count("id", filter=Q(status=S.RUNNING)),
+        done=Count("id", filter=Q(status=S.DONE)),
+        failed=Count("id", filter=Q(status=S.FAILED)),
+    )
+    return JobProgress(**{key: int(value or 0) for key, value in counts.items()})
+
+
+def job_get(*, workspace: Workspace, job_id: Any) -> Job | None:
+    """The workspace's job with that id; None for a missing, foreign or malformed id."""
+    pk = as_uuid(job_id)
+    if pk is None:
+        return None
+    return Job.objects.filter(workspace=workspace, pk=pk).first()
+
+
+def job_items(job: Job) -> QuerySet[JobItem]:
+    """The job's items in order, each with its cutout (one query)."""
+    return JobItem.objects.filter(job=job).select_related("cutout").order_by("position")
+
+
+def jobs_for_workspace(workspace: Workspace) -> QuerySet[Job]:
+    """The workspace's jobs, newest first, with their item counts (``total``, ``done``,
+    ``failed``) and who made them: one query for a page of them."""
+    S = JobItem.Status
+    return (
+        Job.objects.filter(workspace=workspace)
+        .select_related("created_by", "api_key")
+        .annotate(
+            total=Count("items"),
+            done=Count("items", filter=Q(items__status=S.DONE)),
+            failed=Count("items", filter=Q(items__status=S.FAILED)),
+        )
+        .order_by("-created_at")
+    )

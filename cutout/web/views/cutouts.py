@@ -1,0 +1,154 @@
+"""One cutout's pages: the result, re-rendering it for free, downloads, its thumbnail, deleting."""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET, require_POST
+
+from cutout import engine
+from cutout.cutouts import selectors
+from cutout.cutouts.options import options_from_dict
+from cutout.cutouts.rerender import cutout_root, cutout_version
+from cutout.cutouts.services import cutouts_delete
+from cutout.cutouts.thumbnails import cutout_thumbnail
+from cutout.models import Cutout
+from cutout.web.common import (
+    current_user,
+    current_workspace,
+    cutout_or_404,
+    file_url,
+    workspace_page,
+)
+from cutout.web.forms import EXTENSIONS, FORMAT_LABELS, OptionsForm, initial_from, style_of
+
+
+def _download_name(cutout: Cutout, fmt: str) -> str:
+    stem = posixpath.splitext(posixpath.basename(cutout.input_name or ""))[0] or "cutout"
+    style = style_of(cutout.options or {})
+    return f"{stem}-{style}.{EXTENSIONS.get(fmt, fmt)}"
+
+
+def _formats_for(cutout: Cutout) -> list[str]:
+    if (cutout.options or {}).get("mode") == "mask":
+        return ["png", "jpeg", "webp", "avif"]
+    return ["png", "jpeg", "webp", "avif", "zip"]
+
+
+def _size_of(field: Any) -> int | None:
+    try:
+        return int(field.size)
+    except Exception:  # a missing file shows no size rather than an error page
+        return None
+
+
+@workspace_page
+@require_GET
+def cutout_detail(request: HttpRequest, cutout_id: str) -> HttpResponse:
+    cutout = cutout_or_404(request, cutout_id)
+    root = cutout_root(cutout)
+    options = cutout.options or {}
+    fmt = str(options.get("format", "png"))
+    shown = None
+    if cutout.status == Cutout.Status.SUCCEEDED and cutout.result:
+        # A ZIP result cannot be shown: show the stored RGBA foreground instead.
+        shown = file_url(request, cutout.matte if fmt == "zip" else cutout.result)
+    context = {
+        "cutout": cutout,
+        "root": root,
+        "versions": selectors.cutout_versions(root),
+        "style": style_of(options),
+        "options": options,
+        "format_label": FORMAT_LABELS.get(fmt, fmt.upper()),
+        "result_url": shown,
+        "original_url": file_url(request, root.original) if root.original else None,
+        "result_bytes": _size_of(cutout.result) if cutout.result else None,
+        "downloads": [
+            (f, FORMAT_LABELS[f], reverse("cutout_download", args=[cutout.pk, f]), f == fmt)
+            for f in _formats_for(cutout)
+        ]
+        if shown
+        else [],
+        "form": OptionsForm(initial=initial_from(options)),
+        "rerender_of": root if root.pk != cutout.pk else None,
+    }
+    return render(request, "cutout/result.html", context)
+
+
+@workspace_page
+@require_POST
+def cutout_rerender(request: HttpRequest, cutout_id: str) -> HttpResponse:
+    cutout = cutout_or_404(request, cutout_id)
+    source = cutout_root(cutout)
+    form = OptionsForm(request.POST)
+    if not form.is_valid():
+        first = next(iter(form.errors.values()))[0]
+        messages.error(request, f"Could not re-render: {first}")
+        return redirect("cutout_detail", cutout.pk)
+    try:
+        options = form.engine_options(pipeline=source.pipeline or None)
+        new = cutout_version(source=source, options=options, user=current_user(request))
+    except engine.EngineError as exc:
+        messages.error(request, f"Could not re-render: {exc.message} Nothing was charged.")
+        return redirect("cutout_detail", cutout.pk)
+    messages.success(request, "Re-rendered from the stored matte. No credit was used.")
+    return redirect("cutout_detail", new.pk)
+
+
+@workspace_page
+@require_GET
+def cutout_download(request: HttpRequest, cutout_id: str, fmt: str) -> HttpResponse:
+    cutout = cutout_or_404(request, cutout_id)
+    if cutout.status != Cutout.Status.SUCCEEDED or not cutout.result:
+        raise Http404("This cutout has no result.")
+    if fmt not in _formats_for(cutout):
+        raise Http404("Unknown format.")
+    target = cutout
+    if fmt != (cutout.options or {}).get("format"):
+        opts = {**(cutout.options or {}), "format": fmt}
+        if fmt == "jpeg" and opts.get("channels") == "rgba":
+            opts["channels"] = None
+        if fmt == "zip":
+            opts["channels"] = None
+        try:
+            target = cutout_version(
+                source=cutout_root(cutout),
+                options=options_from_dict(opts),
+                user=current_user(request),
+            )
+        except engine.EngineError as exc:
+            messages.error(request, f"Could not make a {FORMAT_LABELS[fmt]}: {exc.message}")
+            return redirect("cutout_detail", cutout.pk)
+    return HttpResponseRedirect(
+        file_url(request, target.result, filename=_download_name(cutout, fmt))
+    )
+
+
+@workspace_page
+@require_GET
+def cutout_thumb(request: HttpRequest, cutout_id: str) -> HttpResponse:
+    """A small WebP of the result (made once, kept next to it), served by a signed URL."""
+    cutout = cutout_or_404(request, cutout_id)
+    if cutout.status != Cutout.Status.SUCCEEDED or cutout.thumbnail_name is None:
+        raise Http404("No result.")
+    name = cutout_thumbnail(cutout=cutout)
+    if name is None:
+        raise Http404("No thumbnail.")
+    response = HttpResponseRedirect(file_url(request, name))
+    patch_cache_control(response, private=True, max_age=1800)
+    return response
+
+
+@workspace_page
+@require_POST
+def cutout_delete(request: HttpRequest, cutout_id: str) -> HttpResponse:
+    cutout = cutout_or_404(request, cutout_id)
+    cutouts_delete(workspace=current_workspace(request), cutouts=[cutout])
+    messages.success(request, f"Deleted {cutout.input_name or 'the cutout'}.")
+    return redirect("library")
