@@ -15,6 +15,10 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from cutout.celery import app
+from cutout.engine import MODELS, ModelMissing, loaded_models
+from cutout.engine.models import check_model
+
 
 def check_database() -> dict[str, Any]:
     with connection.cursor() as cursor:
@@ -35,8 +39,6 @@ def check_storage() -> dict[str, Any]:
 
 
 def check_broker() -> dict[str, Any]:
-    from cutout.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=3)
         transport = conn.transport_cls
@@ -44,9 +46,6 @@ def check_broker() -> dict[str, Any]:
 
 
 def check_models() -> dict[str, Any]:
-    from cutout.engine import MODELS, ModelMissing, loaded_models
-    from cutout.engine.models import check_model
-
     missing = []
     for name in MODELS:
         try:

@@ -23,7 +23,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from cutout import engine
 from cutout.api import common
-from cutout.api.errors import ApiError
+from cutout.api.errors import ApiError, from_exception
 
 VERSION = "v1.5.0"
 MODES = ("fg-image", "fg-image-shadow", "fg-mask")
@@ -150,8 +150,6 @@ def results(request: HttpRequest) -> HttpResponse:
             idem_key=common.idempotency_key(request),
         )
     except Exception as exc:
-        from cutout.api.errors import from_exception
-
         error = from_exception(exc)
         if error is None or error.kind not in IMAGE_KINDS:
             raise

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from accounts.models import ApiKey
+from accounts.selectors import api_key_authenticate
 from cutout.api.errors import ApiError
 
 
@@ -33,8 +35,6 @@ def anonymous_key(setting: str) -> ApiKey | None:
     ``setting`` names a Django setting holding an API key *prefix* (the public part shown in the
     key list). Such calls are charged, capped and rate-limited as that key; revoking it ends them.
     """
-    from django.conf import settings
-
     prefix = str(getattr(settings, setting, "") or "").strip()
     if not prefix:
         return None
@@ -49,8 +49,6 @@ def authenticate(
     request: HttpRequest, headers: Sequence[str], *, anonymous_setting: str = ""
 ) -> ApiKey:
     """The caller's active API key, or :class:`ApiError` ``unauthenticated``."""
-    from accounts.selectors import api_key_authenticate
-
     secret = presented_key(request, headers)
     if not secret and anonymous_setting:
         fallback = anonymous_key(anonymous_setting)

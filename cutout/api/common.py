@@ -14,6 +14,7 @@ import base64
 import binascii
 import functools
 import io
+import json
 import logging
 import warnings
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.datastructures import MultiValueDict
 from django.views.decorators.csrf import csrf_exempt
 from PIL import Image, UnidentifiedImageError
 
@@ -136,6 +138,19 @@ def error_response(dialect: Dialect, request: HttpRequest, exc: BaseException) -
 
 # ---------------------------------------------------------------------------------------------
 # Reading input
+
+
+def request_params(request: HttpRequest) -> tuple[dict[str, Any], MultiValueDict[str, Any]]:
+    """The request's fields (form data, or a JSON object body) and its uploaded files."""
+    if (request.content_type or "") == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            raise ApiError("invalid_parameter", "The JSON body could not be parsed.") from None
+        if not isinstance(body, dict):
+            raise ApiError("invalid_parameter", "The JSON body must be an object.")
+        return body, MultiValueDict()
+    return {key: request.POST.get(key) for key in request.POST}, request.FILES
 
 
 def parse_bool(value: Any, *, field: str) -> bool:

@@ -8,7 +8,6 @@ the same cutout (``Idempotent-Replayed: true``) and charge once.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -162,18 +161,6 @@ def job_json(job: Job, request: HttpRequest) -> dict[str, Any]:
 # Input
 
 
-def _params(request: HttpRequest) -> tuple[dict[str, Any], MultiValueDict[str, Any]]:
-    if (request.content_type or "") == "application/json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            raise ApiError("invalid_parameter", "The JSON body could not be parsed.") from None
-        if not isinstance(body, dict):
-            raise ApiError("invalid_parameter", "The JSON body must be an object.")
-        return body, MultiValueDict()
-    return {key: request.POST.get(key) for key in request.POST}, request.FILES
-
-
 def build_options(params: dict[str, Any]) -> engine.Options:
     kwargs: dict[str, Any] = {}
     for name in OPTION_NAMES:
@@ -195,10 +182,7 @@ def build_options(params: dict[str, Any]) -> engine.Options:
             raise ApiError("invalid_parameter", f"{name} must be a string.", field=name)
         kwargs[name] = value
     kwargs.setdefault("pipeline", common.default_pipeline())
-    try:
-        return engine.Options(**kwargs)
-    except engine.InvalidOption as exc:
-        raise ApiError("invalid_parameter", exc.message, field=exc.field) from None
+    return engine.Options(**kwargs)  # InvalidOption: invalid_parameter, with its field
 
 
 def _sources(
@@ -240,7 +224,7 @@ def _sources(
 
 @common.api_view(DIALECT)
 def cutouts(request: HttpRequest) -> HttpResponse:
-    params, files = _params(request)
+    params, files = common.request_params(request)
     run_async = common.parse_bool(
         request.GET.get("async", params.get("async", "false")), field="async"
     )

@@ -22,7 +22,6 @@ Errors: ``{"errors": [{"title", "code", "detail"?}]}`` with 400, 402, 403 or 429
 from __future__ import annotations
 
 import base64
-import json
 import math
 import re
 from typing import Any
@@ -31,6 +30,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.datastructures import MultiValueDict
 
+from billing.selectors import balance_for
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
@@ -97,20 +97,6 @@ class RemoveBg(common.Dialect):
 
 
 DIALECT = RemoveBg()
-
-
-def _params(request: HttpRequest) -> tuple[dict[str, Any], MultiValueDict[str, Any]]:
-    """Fields from form data or a JSON body, and the uploaded files."""
-    content_type = request.content_type or ""
-    if content_type == "application/json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            raise ApiError("invalid_parameter", "The JSON body could not be parsed.") from None
-        if not isinstance(body, dict):
-            raise ApiError("invalid_parameter", "The JSON body must be an object.")
-        return body, MultiValueDict()
-    return {key: request.POST.get(key) for key in request.POST}, request.FILES
 
 
 def _text(params: dict[str, Any], name: str, default: str = "") -> str:
@@ -191,29 +177,23 @@ def build_options(params: dict[str, Any], info: common.ImageInfo) -> tuple[engin
         out_channels = None
         opaque = False
         if bg_color is not None:
-            try:
-                opaque = engine.parse_color(bg_color)[3] == 255
-            except engine.InvalidOption as exc:
-                raise ApiError("invalid_parameter", exc.message, field="bg_color") from None
+            opaque = engine.parse_color(bg_color)[3] == 255
         if fmt == "auto":
             out_format = "jpeg" if opaque else "png"
         else:
             out_format = "jpeg" if fmt == "jpg" else fmt
         if out_format == "jpeg":
             out_channels = "rgb"
-    try:
-        options = engine.Options(
-            mode=mode,
-            format=out_format,
-            channels=out_channels,
-            bg_color=bg_color,
-            size=max_side_for(size, info.width, info.height),
-            crop=crop,
-            crop_margin=crop_margin,
-            pipeline=common.default_pipeline(),
-        )
-    except engine.InvalidOption as exc:
-        raise ApiError("invalid_parameter", exc.message, field=exc.field) from None
+    options = engine.Options(
+        mode=mode,
+        format=out_format,
+        channels=out_channels,
+        bg_color=bg_color,
+        size=max_side_for(size, info.width, info.height),
+        crop=crop,
+        crop_margin=crop_margin,
+        pipeline=common.default_pipeline(),
+    )
     return options, ("other" if kind == "auto" else kind)
 
 
@@ -258,8 +238,6 @@ def account(request: HttpRequest) -> HttpResponse:
     Every Cutout credit is bought (or granted), so all of them are reported as pay-as-you-go;
     there are no subscription credits and no free calls.
     """
-    from billing.selectors import balance_for
-
     available = balance_for(common.api_workspace_key(request).workspace).available
     return JsonResponse(
         {
@@ -280,7 +258,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @common.api_view(DIALECT)
 def removebg(request: HttpRequest) -> HttpResponse:
-    params, files = _params(request)
+    params, files = common.request_params(request)
     data, name = read_source(params, files)
     info = common.peek_image(data)
     options, kind = build_options(params, info)

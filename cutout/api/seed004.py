@@ -110,18 +110,15 @@ def build_options(request: HttpRequest) -> engine.Options:
         mode, bg_color = "background", bg_color or "white"
     else:
         mode, bg_color = "transparent", None
-    try:
-        return engine.Options(
-            mode=mode,
-            format=fmt,
-            channels=channels,
-            bg_color=bg_color,
-            size=size,
-            crop=crop,
-            pipeline=common.default_pipeline(),
-        )
-    except engine.InvalidOption as exc:
-        raise ApiError("invalid_parameter", exc.message, field=exc.field) from None
+    return engine.Options(
+        mode=mode,
+        format=fmt,
+        channels=channels,
+        bg_color=bg_color,
+        size=size,
+        crop=crop,
+        pipeline=common.default_pipeline(),
+    )
 
 
 @common.api_view(DIALECT)

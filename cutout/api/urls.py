@@ -6,8 +6,9 @@ prefix get that dialect's own JSON 404 rather than an HTML page.
 
 from django.urls import URLPattern, re_path
 
-from cutout.api import ailab, api4ai, native, openapi, removebg, seed004
+from cutout.api import ailab, api4ai, native, removebg, seed004
 from cutout.api.common import not_found_view
+from cutout.api.openapi import views as openapi
 
 # /api/v1/: Cutout's own API
 native_patterns: list[URLPattern] = [

@@ -240,6 +240,7 @@ def cutout_create(
         return replay
 
     dedup_key = dedup_key_for(input_sha, opts)
+    # The record's fields whichever way it is made (processed, or copied from a dedup source).
     common: dict[str, Any] = {
         "workspace": workspace,
         "created_by": user,
@@ -261,28 +262,35 @@ def cutout_create(
 
     decoded = engine.decode_image(data, engine_limits())
     try:
-        with transaction.atomic():
-            cutout = Cutout.objects.create(
-                **common,
-                status=Cutout.Status.PROCESSING,
-                width=decoded.width,
-                height=decoded.height,
-                started_at=timezone.now(),
-            )
-            reservation = credits_reserve(
-                workspace=workspace,
-                amount=1,
-                user=user,
-                api_key=api_key,
-                idempotency_key=f"cutout:{cutout.pk}",
-                cutout=cutout,
-                job_item=job_item,
-            )
+        cutout, reservation = _reserve(common, decoded, job_item=job_item)
     except IntegrityError as exc:
         return _race_lost(common, exc)
-
     _process(cutout, reservation, decoded=decoded, data=data, options=options, workspace=workspace)
     return cutout
+
+
+def _reserve(
+    common: dict[str, Any], decoded: Any, *, job_item: JobItem | None
+) -> tuple[Cutout, Reservation]:
+    """Step 4: the record and its credit, in one short transaction."""
+    with transaction.atomic():
+        cutout = Cutout.objects.create(
+            **common,
+            status=Cutout.Status.PROCESSING,
+            width=decoded.width,
+            height=decoded.height,
+            started_at=timezone.now(),
+        )
+        reservation = credits_reserve(
+            workspace=common["workspace"],
+            amount=1,
+            user=common["created_by"],
+            api_key=common["api_key"],
+            idempotency_key=f"cutout:{cutout.pk}",
+            cutout=cutout,
+            job_item=job_item,
+        )
+    return cutout, reservation
 
 
 def _process(

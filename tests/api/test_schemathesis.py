@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from cutout.api.openapi import document
+from cutout.api.openapi.document import document
 from cutout.wsgi import application
 
 from .conftest import make_caller

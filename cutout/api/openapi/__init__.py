@@ -1,0 +1,1 @@
+"""The native API's OpenAPI document (schemas, paths, the document) and its docs page."""

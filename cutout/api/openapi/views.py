@@ -1,0 +1,103 @@
+"""``/api/openapi.json`` and the API's documentation page (``/api/docs``)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from cutout.api.errors import KINDS
+from cutout.api.openapi.document import document
+from cutout.api.openapi.schemas import OPTIONS_PROPERTIES
+
+
+@require_safe
+def openapi_json(request: HttpRequest) -> HttpResponse:
+    response = JsonResponse(document(), json_dumps_params={"indent": 1})
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Docs page
+
+DIALECTS = [
+    {
+        "name": "remove.bg",
+        "auth": "X-Api-Key",
+        "endpoints": ["POST /v1.0/removebg", "GET /v1.0/account"],
+        "notes": "image_file, image_file_b64 or image_url; size, type, format (auto/png/jpg/webp/zip), "
+        "channels, crop, crop_margin, bg_color, add_shadow. Image body (or JSON with "
+        "Accept: application/json); X-Width/X-Height/X-Type/X-Foreground-*/X-Credits-Charged "
+        'headers. Errors: {"errors": [{"title", "code"}]}: 400, 402, 403, 429.',
+    },
+    {
+        "name": "AILabTools",
+        "auth": "ailabapi-api-key",
+        "endpoints": [
+            "POST /api/cutout/general/universal-background-removal",
+            "POST /api/cutout/general/food-background-removal",
+            "POST /api/cutout/general/commodity-background-removal",
+        ],
+        "notes": "multipart image and return_form (mask, whiteBK, crop where allowed); JSON "
+        "envelope with error_code, error_detail and data.image_url (signed, valid 24 hours). "
+        "Limits: universal ≤ 3 MB, >32 and <2000 px per side, JPEG/BMP/WEBP/8-bit PNG; food ≤ 4 MB, "
+        ">40 and <1999 px, JPEG/BMP/PNG; commodity ≤ 3 MB, <2000 px, JPEG/BMP/8-bit PNG. Not "
+        "enough credits: 429 ERROR_NOT_ENOUGH_CREDITS.",
+    },
+    {
+        "name": "API4AI",
+        "auth": "X-RapidAPI-Key or X-Api-Key",
+        "endpoints": [
+            "GET /v1/version",
+            "GET /v1/modes",
+            "POST /v1/results?mode=fg-image|fg-image-shadow|fg-mask",
+        ],
+        "notes": "multipart image or url; results[].entities[].image is a base64 PNG. An image "
+        "that cannot be processed is a 200 with status.code failure; over 32 MB is 413; "
+        'neither image nor url is 422 {"detail": "Missing image or url field."}. JPEG/PNG, '
+        "< 16 MB, ≤ 4096x4096.",
+    },
+    {
+        "name": "Image bytes API",
+        "auth": "x-api-key",
+        "endpoints": ["POST /v1/remove-background"],
+        "notes": "multipart image; format png/jpg/webp, channels rgba/rgb, bg_color, size "
+        "full/preview/small/medium/large, crop. Answers with the image and X-Processing-Time-Ms, "
+        'X-Image-Width, X-Image-Height. Errors {"code", "message", "details", "request_id"}: 400 '
+        "validation_error / missing_image / image_too_large, 401 authentication_error, 402 "
+        "payment_required, 429 rate_limit_exceeded, 500 internal_server_error.",
+    },
+]
+
+
+@require_safe
+def docs(request: HttpRequest) -> HttpResponse:
+    doc = document()
+    operations = []
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            operations.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "parameters": op.get("parameters", []),
+                    "responses": [
+                        {"status": status, "description": resp.get("description", "")}
+                        for status, resp in op["responses"].items()
+                    ],
+                }
+            )
+    return render(
+        request,
+        "api/docs.html",
+        {
+            "operations": operations,
+            "options": OPTIONS_PROPERTIES,
+            "dialects": DIALECTS,
+            "info": doc["info"],
+            "error_codes": list(KINDS),
+        },
+    )
