@@ -12,9 +12,12 @@ import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+
+from tests.storages import Backend, make_bucket, s3_storage_settings
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -102,3 +105,34 @@ def artifacts_dir() -> Path:
     """Where tests save screenshots and images for people to look at."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# ---------------------------------------------------------------------------------------------
+# Storage backends and Celery
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def backend(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Iterator[Backend]:
+    """Runs the test once on the local disk and once on a new bucket of the S3 server."""
+    if request.param == "filesystem":
+        yield Backend("filesystem", {})
+        return
+    endpoint = request.getfixturevalue("s3_endpoint")
+    bucket = make_bucket(endpoint)
+    made = s3_storage_settings(endpoint, bucket)
+    # Django's setting_changed handler resets default_storage to the new backend.
+    settings.STORAGES = {**settings.STORAGES, "default": made["storages"]["default"]}
+    yield Backend("s3", made["env"])
+
+
+@pytest.fixture
+def eager() -> Iterator[None]:
+    """Tasks run inline, in this process (queued from on_commit as in production)."""
+    from cutout.celery import app
+
+    # The app reads Django settings through the CELERY_ namespace, so overrides use those names.
+    saved = app.conf.get("CELERY_TASK_ALWAYS_EAGER")
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    assert app.conf.task_always_eager and app.conf.task_eager_propagates
+    yield
+    app.conf.CELERY_TASK_ALWAYS_EAGER = bool(saved)

@@ -1,42 +1,13 @@
-"""API fixtures: a workspace with credits, a real API key, the fast pipeline, small images."""
+"""API fixtures: a caller (an API key with credits, see tests.factories), the fast pipeline, a
+live server and curl for the seeds' examples."""
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from accounts.models import ApiKey, Membership, Role, User, Workspace
-
-_counter = itertools.count(1)
-
-
-@dataclass
-class Caller:
-    user: User
-    workspace: Workspace
-    api_key: ApiKey
-    secret: str
-
-
-def make_caller(credits: int = 10, *, monthly_cap: int | None = None) -> Caller:
-    from accounts.services import api_key_create
-    from billing.services import credits_grant
-
-    n = next(_counter)
-    user = User.objects.create_user(email=f"api{n}@example.com", password="x" * 20)
-    workspace = Workspace.objects.create(name=f"API {n}", slug=f"api-ws-{n}")
-    Membership.objects.create(workspace=workspace, user=user, role=Role.OWNER)
-    if credits:
-        credits_grant(
-            workspace=workspace, amount=credits, reason="test", idempotency_key=f"test-grant:{n}"
-        )
-    key, secret = api_key_create(
-        workspace=workspace, name="test key", created_by=user, monthly_cap=monthly_cap
-    )
-    return Caller(user=user, workspace=workspace, api_key=key, secret=secret)
+from tests.factories import Caller, make_caller
 
 
 @pytest.fixture(autouse=True)
@@ -58,25 +29,6 @@ def caller(db: None) -> Caller:
 def broke(db: None) -> Caller:
     """A caller whose workspace has no credits."""
     return make_caller(credits=0)
-
-
-@pytest.fixture
-def eager() -> Any:
-    """Celery tasks run in this process (async jobs created by API calls finish at once)."""
-    from cutout.celery import app
-
-    # The app reads Django settings through the CELERY_ namespace, so overrides use those names.
-    saved = app.conf.get("CELERY_TASK_ALWAYS_EAGER")
-    app.conf.CELERY_TASK_ALWAYS_EAGER = True
-    assert app.conf.task_always_eager
-    yield
-    app.conf.CELERY_TASK_ALWAYS_EAGER = bool(saved)
-
-
-def balance(workspace: Workspace) -> int:
-    from billing.selectors import balance_for
-
-    return balance_for(workspace).available
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cutout.files import storage
+from tests.factories import balance, make_caller
 
-from .conftest import balance, curl, make_caller
+from .conftest import curl
 from .images import image_bytes, open_image, padded, png16_bytes
 
 UNIVERSAL = "/api/cutout/general/universal-background-removal"

@@ -10,7 +10,9 @@ import numpy as np
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from .conftest import balance, curl, make_caller
+from tests.factories import balance, make_caller
+
+from .conftest import curl
 from .images import image_bytes, open_image
 
 

@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from billing.models import LedgerEntry
 from cutout.api import native
 from cutout.models import Cutout
+from tests.factories import balance, make_caller
 
-from .conftest import balance, make_caller
 from .images import image_bytes, open_image
 
 CUTOUTS = "/api/v1/cutouts"

@@ -13,7 +13,9 @@ import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from .conftest import balance, curl, make_caller
+from tests.factories import balance, make_caller
+
+from .conftest import curl
 from .images import image_bytes, open_image
 
 PATH = "/v1.0/removebg"

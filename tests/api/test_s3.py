@@ -8,7 +8,7 @@ import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.jobs.conftest import make_bucket, s3_storage_settings
+from tests.storages import make_bucket, s3_storage_settings
 
 from .images import image_bytes, open_image
 

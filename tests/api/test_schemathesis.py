@@ -14,8 +14,7 @@ from schemathesis import checks
 
 from cutout.api.openapi.document import document
 from cutout.wsgi import application
-
-from .conftest import make_caller
+from tests.factories import make_caller
 
 schema = schemathesis.openapi.from_dict(document())
 schema.app = application

@@ -8,8 +8,9 @@ import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cutout.api import seed004
+from tests.factories import balance, make_caller
 
-from .conftest import balance, curl, make_caller
+from .conftest import curl
 from .images import image_bytes, open_image
 
 PATH = "/v1/remove-background"

@@ -1,11 +1,11 @@
-"""Fixtures for jobs and storage: workspaces with credits, small distinct images, storages
-(the local disk, or a fresh bucket on the S3 server), eager Celery, and real worker processes."""
+"""Fixtures for jobs: real Celery worker processes on a queue of their own.
+
+(People and credits come from :mod:`tests.factories`, pictures from :mod:`tests.images`, the
+storage backends and eager Celery from ``tests/conftest.py``.)"""
 
 from __future__ import annotations
 
 import contextlib
-import io
-import itertools
 import os
 import signal
 import subprocess
@@ -17,153 +17,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 
-from accounts.models import Membership, Role, User, Workspace
 from tests.conftest import require
+from tests.storages import Backend
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-S3_KEY = "cutout-test"
-_counter = itertools.count(1)
 
 
 # ---------------------------------------------------------------------------------------------
-# People, workspaces, credits
-
-
-def make_workspace(name: str = "Acme", **extra: Any) -> Workspace:
-    n = next(_counter)
-    slug = f"jobs-{n}-{uuid.uuid4().hex[:8]}"
-    return Workspace.objects.create(name=f"{name} {n}", slug=slug, **extra)
-
-
-def make_member(workspace: Workspace, role: str = Role.OWNER) -> User:
-    n = next(_counter)
-    user = User.objects.create_user(
-        email=f"jobs{n}-{uuid.uuid4().hex[:6]}@example.com", password="correct horse battery"
-    )
-    Membership.objects.create(workspace=workspace, user=user, role=role)
-    return user
-
-
-def grant(workspace: Workspace, amount: int) -> None:
-    from billing.services import credits_grant
-
-    credits_grant(
-        workspace=workspace,
-        amount=amount,
-        reason="test credits",
-        idempotency_key=f"test-grant:{workspace.pk}:{uuid.uuid4().hex}",
-    )
-
-
-def balance(workspace: Workspace) -> tuple[int, int]:
-    from billing.selectors import balance_for
-
-    b = balance_for(workspace)
-    return b.balance, b.reserved
-
-
-# ---------------------------------------------------------------------------------------------
-# Images
-
-
-def photo(seed: int, size: tuple[int, int] = (96, 72), fmt: str = "PNG") -> bytes:
-    """A small, distinct picture: a shaded round subject on a soft, noisy background."""
-    rng = np.random.default_rng(seed)
-    w, h = size
-    y = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
-    bg = (np.array([200, 210, 225]) * (1 - y) + np.array([150, 150, 140]) * y).repeat(w, axis=1)
-    bg = bg + rng.normal(0, 4, bg.shape)
-    image = Image.fromarray(np.clip(bg, 0, 255).astype(np.uint8), "RGB")
-    draw = ImageDraw.Draw(image)
-    colour = tuple(int(c) for c in rng.integers(20, 235, 3))
-    draw.ellipse((w * 0.3, h * 0.2, w * 0.7, h * 0.9), fill=colour)
-    out = io.BytesIO()
-    image.save(out, fmt)
-    return out.getvalue()
-
-
-def photos(
-    count: int, *, start: int = 0, size: tuple[int, int] = (96, 72)
-) -> list[tuple[str, bytes]]:
-    return [(f"photo-{i:02d}.png", photo(start + i, size)) for i in range(count)]
-
-
-# ---------------------------------------------------------------------------------------------
-# Storage backends: local disk (default) or a fresh bucket on the S3 server
-
-
-def make_bucket(endpoint: str) -> str:
-    import boto3
-
-    bucket = f"cutout-jobs-{uuid.uuid4().hex[:12]}"
-    boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=S3_KEY,
-        aws_secret_access_key=S3_KEY,
-        region_name="us-east-1",
-    ).create_bucket(Bucket=bucket)
-    return bucket
-
-
-def s3_storage_settings(endpoint: str, bucket: str) -> dict[str, Any]:
-    from cutout import config
-
-    env = {
-        "CUTOUT_S3_BUCKET": bucket,
-        "CUTOUT_S3_ENDPOINT_URL": endpoint,
-        "CUTOUT_S3_ACCESS_KEY_ID": S3_KEY,
-        "CUTOUT_S3_SECRET_ACCESS_KEY": S3_KEY,
-        "CUTOUT_S3_REGION": "us-east-1",
-    }
-    return {"storages": config.storages(env, Path("/nonexistent")), "env": env}
-
-
-class Backend:
-    """Which storage a test runs on, and the environment a worker needs to use the same."""
-
-    def __init__(self, name: str, env: dict[str, str]) -> None:
-        self.name = name
-        self.env = env
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-@pytest.fixture(params=["filesystem", "s3"])
-def backend(request: pytest.FixtureRequest, settings: Any, tmp_path: Path) -> Iterator[Backend]:
-    """Runs the test once on the local disk and once on a new bucket of the S3 server."""
-    if request.param == "filesystem":
-        yield Backend("filesystem", {})
-        return
-    endpoint = request.getfixturevalue("s3_endpoint")
-    bucket = make_bucket(endpoint)
-    made = s3_storage_settings(endpoint, bucket)
-    # Django's setting_changed handler resets default_storage to the new backend.
-    settings.STORAGES = {**settings.STORAGES, "default": made["storages"]["default"]}
-    yield Backend("s3", made["env"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Celery
-
-
-@pytest.fixture
-def eager() -> Iterator[None]:
-    """Tasks run inline, in this process (queued from on_commit as in production)."""
-    from cutout.celery import app
-
-    # The app reads Django settings through the CELERY_ namespace, so overrides use those names.
-    saved = app.conf.get("CELERY_TASK_ALWAYS_EAGER")
-    app.conf.CELERY_TASK_ALWAYS_EAGER = True
-    assert app.conf.task_always_eager and app.conf.task_eager_propagates
-    yield
-    app.conf.CELERY_TASK_ALWAYS_EAGER = bool(saved)
+# Real worker processes
 
 
 class Worker:

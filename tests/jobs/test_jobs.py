@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.core.files.storage import default_storage
 
+from accounts.models import Role
 from billing.errors import InsufficientCredits
 from billing.models import LedgerEntry, Reservation
 from cutout import queue
@@ -18,7 +19,8 @@ from cutout.jobs.selectors import job_progress
 from cutout.jobs.services import job_create, job_options
 from cutout.jobs.sweeps import jobs_requeue_stale
 from cutout.models import Cutout, Job, JobItem
-from tests.jobs.conftest import balance, grant, make_member, make_workspace, photo, photos
+from tests.factories import add_member, balance_and_held, grant, make_workspace
+from tests.images import photo, photos
 
 FAST = {"pipeline": "fast", "mode": "transparent", "format": "png"}
 
@@ -35,7 +37,7 @@ def test_batch_runs_every_item_and_charges_each_once(
     eager: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     workspace = make_workspace()
-    user = make_member(workspace)
+    user = add_member(workspace, Role.OWNER)
     grant(workspace, 10)
     job = _create(workspace, django_capture_on_commit_callbacks, files=photos(3), user=user)
 
@@ -57,7 +59,7 @@ def test_batch_runs_every_item_and_charges_each_once(
     assert not default_storage.exists(f"ws/{workspace.pk}/jobs/{job.id}/inputs") or not any(
         default_storage.listdir(f"ws/{workspace.pk}/jobs/{job.id}/inputs")[1]
     )
-    assert balance(workspace) == (7, 0)
+    assert balance_and_held(workspace) == (7, 0)
     debits = LedgerEntry.objects.filter(workspace=workspace, kind=LedgerEntry.Kind.DEBIT)
     assert debits.count() == 3
     assert {entry.job_id for entry in debits} == {job.id}
@@ -98,7 +100,7 @@ def test_bad_images_fail_alone_and_cost_nothing(
         assert items[name].attempts == 1  # bad images are not retried
         assert items[name].input.name == ""
     assert job.status == Job.Status.DONE  # a job with some results is done
-    assert balance(workspace) == (4, 0)
+    assert balance_and_held(workspace) == (4, 0)
     with (
         default_storage.open(str(job.result_zip.name), "rb") as handle,
         zipfile.ZipFile(io.BytesIO(handle.read())) as zf,
@@ -122,7 +124,7 @@ def test_all_failed_job_is_failed(eager: None, django_capture_on_commit_callback
     assert job.status == Job.Status.FAILED
     assert set(job.items.values_list("error_code", flat=True)) == {"invalid_image"}
     assert not job.result_zip
-    assert balance(workspace) == (5, 0)
+    assert balance_and_held(workspace) == (5, 0)
 
 
 @pytest.mark.django_db
@@ -169,7 +171,7 @@ def test_idempotency_key_returns_the_first_job(
     )
     assert again.id == first.id
     assert Job.objects.filter(workspace=workspace).count() == 1
-    assert balance(workspace) == (3, 0)
+    assert balance_and_held(workspace) == (3, 0)
 
 
 @pytest.mark.django_db
@@ -200,7 +202,7 @@ def test_duplicate_images_are_free_the_second_time(
     items = list(job.items.order_by("position"))
     assert [item.status for item in items] == [JobItem.Status.DONE] * 2
     assert [item.cutout.credits_charged for item in items if item.cutout] == [1, 0]
-    assert balance(workspace) == (4, 0)
+    assert balance_and_held(workspace) == (4, 0)
 
 
 @pytest.mark.django_db
@@ -243,7 +245,7 @@ def test_an_oversized_file_fails_alone(
     assert items["big.png"].status == JobItem.Status.FAILED
     assert items["big.png"].error_code == "image_too_large"
     assert items["ok.png"].status == JobItem.Status.DONE
-    assert balance(workspace) == (4, 0)
+    assert balance_and_held(workspace) == (4, 0)
 
 
 @pytest.mark.django_db
@@ -272,7 +274,7 @@ def test_a_redelivered_item_is_neither_redone_nor_recharged(
     item.refresh_from_db()
     assert item.cutout_id == cutout_id and item.attempts == 1
     assert Cutout.objects.filter(workspace=workspace).count() == 1
-    assert balance(workspace) == (4, 0)
+    assert balance_and_held(workspace) == (4, 0)
 
 
 @pytest.mark.django_db
@@ -300,7 +302,7 @@ def test_an_interrupted_attempt_is_settled_and_redone_once(
     credits_reserve(
         workspace=workspace, idempotency_key=f"cutout:{half.pk}", cutout=half, job_item=item
     )
-    assert balance(workspace) == (5, 1)
+    assert balance_and_held(workspace) == (5, 1)
 
     outcome = job_item_process(item_id=item.id)
 
@@ -310,7 +312,7 @@ def test_an_interrupted_attempt_is_settled_and_redone_once(
     assert item.attempts == 2 and item.cutout_id != half.id
     assert half.status == Cutout.Status.FAILED and half.error_code == "interrupted"
     assert Reservation.objects.get(cutout=half).status == Reservation.Status.RELEASED
-    assert balance(workspace) == (4, 0)
+    assert balance_and_held(workspace) == (4, 0)
     assert LedgerEntry.objects.filter(workspace=workspace, kind="debit").count() == 1
 
 
@@ -337,7 +339,7 @@ def test_a_finished_but_unrecorded_attempt_is_adopted(
         idempotency_key=f"item:{item.id}:1",
         job_item=item,
     )
-    assert balance(workspace) == (4, 0)
+    assert balance_and_held(workspace) == (4, 0)
 
     outcome = job_item_process(item_id=item.id)
 
@@ -345,7 +347,7 @@ def test_a_finished_but_unrecorded_attempt_is_adopted(
     item.refresh_from_db()
     assert item.status == JobItem.Status.DONE and item.cutout_id == made.id
     assert Cutout.objects.filter(workspace=workspace).count() == 1
-    assert balance(workspace) == (4, 0)
+    assert balance_and_held(workspace) == (4, 0)
 
 
 @pytest.mark.django_db
@@ -365,7 +367,7 @@ def test_items_interrupted_too_often_give_up_without_charge(
     assert outcome.status == JobItem.Status.FAILED and outcome.job_finished
     item.refresh_from_db()
     assert item.error_code == "too_many_attempts"
-    assert balance(workspace) == (5, 0)
+    assert balance_and_held(workspace) == (5, 0)
 
 
 @pytest.mark.django_db
@@ -386,7 +388,7 @@ def test_an_item_over_its_time_limit_fails_without_charge(
     item = job.items.get()
     assert item.status == JobItem.Status.FAILED and item.error_code == "timeout"
     assert "time limit" in item.error_message and item.attempts == 1
-    assert balance(workspace) == (5, 0)
+    assert balance_and_held(workspace) == (5, 0)
     assert Reservation.objects.get(workspace=workspace).status == Reservation.Status.RELEASED
 
 
@@ -417,7 +419,7 @@ def test_stale_items_and_unclosed_jobs_are_queued_again(
     assert jobs_requeue_stale() == 1
     lost.refresh_from_db()
     assert lost.status == Job.Status.DONE and job_progress(lost).done == 2
-    assert balance(workspace) == (3, 0)
+    assert balance_and_held(workspace) == (3, 0)
 
     # A job whose items all finished but whose closing task was lost gets closed.
     with django_capture_on_commit_callbacks(execute=False):

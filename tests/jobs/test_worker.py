@@ -18,7 +18,10 @@ from billing.models import LedgerEntry, Reservation
 from cutout.jobs.selectors import UNFINISHED, job_progress
 from cutout.jobs.services import job_create
 from cutout.models import Cutout, Job, JobItem
-from tests.jobs.conftest import Backend, Worker, balance, grant, make_workspace, photos, wait_for
+from tests.factories import balance_and_held, grant, make_workspace
+from tests.images import photos
+from tests.jobs.conftest import Worker, wait_for
+from tests.storages import Backend
 
 pytestmark = [
     pytest.mark.worker,
@@ -87,7 +90,7 @@ def test_a_batch_of_20_completes_with_20_charges(backend: Backend, worker: Worke
     assert job.status == Job.Status.DONE
     assert job_progress(job).done == 20
     _assert_charged_once_each(job, workspace)
-    assert balance(workspace) == (5, 0)
+    assert balance_and_held(workspace) == (5, 0)
     assert default_storage.exists(str(job.result_zip.name))
     # Originals were deleted right after processing.
     assert not JobItem.objects.filter(job=job).exclude(input="").exists()
@@ -129,7 +132,7 @@ def test_sigkill_mid_batch_then_another_worker_does_every_item_exactly_once(
 
     assert job.status == Job.Status.DONE
     _assert_charged_once_each(job, workspace)
-    assert balance(workspace) == (5, 0)
+    assert balance_and_held(workspace) == (5, 0)
     if interrupted is not None:  # (almost always: the kill lands while an item runs)
         interrupted.refresh_from_db()
         assert interrupted.status == JobItem.Status.DONE and interrupted.attempts >= 2
@@ -154,7 +157,7 @@ def test_a_storage_write_failure_fails_the_item_cleanly_and_releases_its_credit(
         assert item.attempts == 3  # the first try and two retries with backoff
         assert item.input.name == ""
     # Nothing charged, nothing held: every attempt's reservation was released.
-    assert balance(workspace) == (5, 0)
+    assert balance_and_held(workspace) == (5, 0)
     assert not LedgerEntry.objects.filter(workspace=workspace, kind=LedgerEntry.Kind.DEBIT)
     reservations = Reservation.objects.filter(workspace=workspace)
     assert reservations.count() == 6

@@ -24,7 +24,8 @@ from accounts.models import User
 from billing.selectors import balance_for
 from cutout.models import Cutout, Job, JobItem
 from tests.browser import LAUNCH_ARGS
-from tests.web.conftest import make_person, photo
+from tests.factories import signed_up
+from tests.web.conftest import photo
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -322,7 +323,7 @@ def test_states_no_credits_bad_files_failure_signed_out(
 
     base = live_server.url
     settings.CUTOUT_MAX_UPLOAD_BYTES = 2 * 1024 * 1024
-    person = make_person(credits=0)
+    person = signed_up(credits=0)
     page = browser.new_context(viewport=DESKTOP).new_page()
 
     # Not signed in: the app asks to log in, clearly.
@@ -409,7 +410,7 @@ def test_states_no_credits_bad_files_failure_signed_out(
 
     # Another workspace's cutout is a 404.
     monkeypatch.undo()
-    other = make_person()
+    other = signed_up()
     from cutout.cutouts.services import cutout_create
 
     theirs = cutout_create(

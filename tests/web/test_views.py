@@ -17,13 +17,14 @@ from PIL import Image
 
 from billing.selectors import balance_for
 from cutout.models import Cutout, Job, JobItem
-from tests.web.conftest import Person, make_person, photo, png_bytes
+from tests.factories import Persona, signed_up
+from tests.web.conftest import photo, png_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 JSON: dict[str, Any] = {"HTTP_ACCEPT": "application/json"}
 
 
-def client_for(person: Person) -> Client:
+def client_for(person: Persona) -> Client:
     client = Client()
     client.force_login(person.user)
     return client
@@ -68,7 +69,7 @@ def test_pages_need_signing_in_with_a_clear_message() -> None:
 
 
 def test_upload_one_photo_charges_one_credit_and_shows_the_result() -> None:
-    person = make_person()
+    person = signed_up()
     client = client_for(person)
     before = balance_for(person.workspace).balance
     response = upload(client, ("plant.jpg", photo()))
@@ -92,7 +93,7 @@ def test_upload_one_photo_charges_one_credit_and_shows_the_result() -> None:
 
 
 def test_rerender_and_other_formats_are_free() -> None:
-    person = make_person()
+    person = signed_up()
     client = client_for(person)
     cutout_id = upload(client, ("plant.jpg", photo())).json()["id"]
     after_upload = balance_for(person.workspace).balance
@@ -128,7 +129,7 @@ def test_rerender_and_other_formats_are_free() -> None:
 
 
 def test_every_mode_at_upload() -> None:
-    person = make_person()
+    person = signed_up()
     client = client_for(person)
     expected = {
         "transparent": ("transparent", False),
@@ -157,7 +158,7 @@ def test_every_mode_at_upload() -> None:
     ],
 )
 def test_bad_files_are_refused_and_free(name: str, content: bytes, status: int, code: str) -> None:
-    person = make_person()
+    person = signed_up()
     client = client_for(person)
     before = balance_for(person.workspace).balance
     response = upload(client, (name, content))
@@ -169,7 +170,7 @@ def test_bad_files_are_refused_and_free(name: str, content: bytes, status: int, 
 
 def test_file_too_big(settings: Any) -> None:
     settings.CUTOUT_MAX_UPLOAD_BYTES = 10_000
-    person = make_person()
+    person = signed_up()
     response = upload(client_for(person), ("big.jpg", photo()))
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "file_too_big"
@@ -179,7 +180,7 @@ def test_file_too_big(settings: Any) -> None:
 
 
 def test_no_credits_state() -> None:
-    person = make_person(credits=0)
+    person = signed_up(credits=0)
     client = client_for(person)
     response = upload(client, ("plant.jpg", photo()))
     assert response.status_code == 402
@@ -210,7 +211,7 @@ def test_processing_failure_is_not_charged(monkeypatch: pytest.MonkeyPatch) -> N
         raise RuntimeError("model crashed")
 
     monkeypatch.setattr(engine, "compute_matte", broken)
-    person = make_person()
+    person = signed_up()
     before = balance_for(person.workspace).balance
     response = upload(client_for(person), ("plant.jpg", photo()))
     assert response.status_code == 500
@@ -223,7 +224,7 @@ def test_processing_failure_is_not_charged(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_batch_of_three_with_progress_and_zip() -> None:
-    person = make_person()
+    person = signed_up()
     client = client_for(person)
     before = balance_for(person.workspace).balance
     response = upload(
@@ -252,7 +253,7 @@ def test_batch_of_three_with_progress_and_zip() -> None:
 
 
 def test_library_filters_pagination_and_delete(settings: Any) -> None:
-    person = make_person()
+    person = signed_up()
     client = client_for(person)
     for style in ("transparent", "mask", "white"):
         assert upload(client, (f"{style}.jpg", photo()), style=style).status_code == 201
@@ -289,7 +290,7 @@ def test_library_filters_pagination_and_delete(settings: Any) -> None:
 
 
 def test_another_workspace_is_a_404() -> None:
-    owner, stranger = make_person(), make_person()
+    owner, stranger = signed_up(), signed_up()
     client = client_for(owner)
     cutout_id = upload(client, ("plant.jpg", photo())).json()["id"]
     batch = upload(client, ("a.jpg", photo("plant")), ("b.jpg", photo("mug"))).json()
@@ -316,7 +317,7 @@ def test_another_workspace_is_a_404() -> None:
 
 
 def test_usage_page_per_member() -> None:
-    person = make_person()
+    person = signed_up()
     client = client_for(person)
     upload(client, ("plant.jpg", photo()))
     upload(client, ("mug.jpg", photo("mug")))
@@ -330,7 +331,7 @@ def test_usage_page_per_member() -> None:
 def test_one_zip_makes_a_batch() -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    person = make_person()
+    person = signed_up()
     client = client_for(person)
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:

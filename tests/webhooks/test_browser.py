@@ -11,8 +11,8 @@ import pytest
 from accounts.models import Role
 from cutout.models import WebhookDelivery, WebhookEndpoint
 from tests.browser import LAUNCH_ARGS
-from tests.jobs.conftest import make_member, make_workspace
-from tests.jobs.test_webhooks import Receiver
+from tests.factories import add_member, make_workspace
+from tests.webhooks.test_webhooks import Receiver
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +40,7 @@ def test_manager_adds_an_endpoint_and_sees_deliveries(
     app.conf.CELERY_TASK_ALWAYS_EAGER = True
     receiver = Receiver()
     workspace = make_workspace("Acme Studio")
-    owner = make_member(workspace, Role.OWNER)
+    owner = add_member(workspace, Role.OWNER)
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(

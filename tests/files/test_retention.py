@@ -18,7 +18,9 @@ from billing.models import LedgerEntry
 from cutout.files import retention
 from cutout.jobs.services import job_create
 from cutout.models import Cutout, Job, JobItem
-from tests.jobs.conftest import Backend, grant, make_workspace, photos
+from tests.factories import grant, make_workspace
+from tests.images import photos
+from tests.storages import Backend
 
 FAST = {"pipeline": "fast", "mode": "transparent", "format": "png"}
 

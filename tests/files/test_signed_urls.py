@@ -13,7 +13,8 @@ from django.core.files.storage import default_storage
 from django.test import Client
 
 from cutout.files import storage
-from tests.jobs.conftest import make_bucket, make_workspace, s3_storage_settings
+from tests.factories import make_workspace
+from tests.storages import make_bucket, s3_storage_settings
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"cutout-bytes" * 10
 

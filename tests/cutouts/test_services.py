@@ -19,8 +19,8 @@ from cutout.cutouts import services
 from cutout.cutouts.rerender import cutout_rerender
 from cutout.cutouts.services import CutoutInProgress, IdempotencyKeyReused, cutout_create
 from cutout.models import Cutout, Source
-from tests.api.conftest import balance, make_caller
 from tests.api.images import image_bytes, open_image, scene
+from tests.factories import balance, make_caller
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,8 @@ from cutout.jobs.services import job_create, job_finish
 from cutout.models import Job, WebhookDelivery, WebhookEndpoint
 from cutout.webhooks.delivery import MAX_ATTEMPTS, delivery_attempt, sign, signature_verify
 from cutout.webhooks.services import WebhookUrlError, deliveries_due, endpoint_create, ping
-from tests.jobs.conftest import grant, make_member, make_workspace, photos
+from tests.factories import add_member, grant, make_workspace
+from tests.images import photos
 
 FAST = {"pipeline": "fast", "mode": "transparent", "format": "png"}
 
@@ -214,8 +215,8 @@ def test_webhooks_page_shows_the_log_and_only_managers_edit(
     receiver: Receiver, client: Client, django_capture_on_commit_callbacks: Any
 ) -> None:
     workspace = make_workspace()
-    owner = make_member(workspace, Role.OWNER)
-    member = make_member(workspace, Role.MEMBER)
+    owner = add_member(workspace, Role.OWNER)
+    member = add_member(workspace, Role.MEMBER)
     other = make_workspace()
     other_endpoint = endpoint_create(workspace=other, url=receiver.url)
 

@@ -13,8 +13,7 @@ import pytest
 
 from cutout.files import remote
 from cutout.files.remote import UrlFetchError, fetch_image, is_blocked_address
-
-from .images import image_bytes
+from tests.api.images import image_bytes
 
 PNG = image_bytes(48, 48, "PNG")
 
