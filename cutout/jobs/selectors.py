@@ -71,8 +71,9 @@ def job_get(*, workspace: Workspace, job_id: Any) -> Job | None:
 
 
 def job_items(job: Job) -> QuerySet[JobItem]:
-    """The job's items in order, each with its cutout (one query)."""
-    return JobItem.objects.filter(job=job).select_related("cutout").order_by("position")
+    """The job's items in order, each with its cutout and the cutout's workspace (which signed
+    URLs check): one query for the lot."""
+    return JobItem.objects.filter(job=job).select_related("cutout__workspace").order_by("position")
 
 
 def jobs_for_workspace(workspace: Workspace) -> QuerySet[Job]:
