@@ -7,7 +7,6 @@ import threading
 from typing import Any
 
 import httpx
-import pytest
 from django.db import connection, connections, transaction
 
 from cutout.models import WebhookDelivery
