@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
+from cutout.cutouts.options import default_pipeline
 from cutout.files import storage
 from cutout.logging import current_request_id
 
@@ -224,7 +225,7 @@ def check_image(endpoint: Endpoint, data: bytes) -> None:
 
 
 def build_options(endpoint: Endpoint, return_form: str) -> engine.Options:
-    pipeline = common.default_pipeline()
+    pipeline = default_pipeline()
     if return_form == "":
         return engine.Options(mode="transparent", format="png", pipeline=pipeline)
     if return_form not in endpoint.return_forms:

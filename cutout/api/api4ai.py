@@ -24,6 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError, from_exception
+from cutout.cutouts.options import default_pipeline
 
 VERSION = "v1.5.0"
 MODES = ("fg-image", "fg-image-shadow", "fg-mask")
@@ -91,7 +92,7 @@ def _result(
 
 
 def build_options(mode: str) -> engine.Options:
-    pipeline = common.default_pipeline()
+    pipeline = default_pipeline()
     if mode == "fg-mask":
         return engine.Options(mode="mask", format="png", channels="alpha", pipeline=pipeline)
     if mode == "fg-image-shadow":

@@ -233,10 +233,6 @@ def peek_image(data: bytes) -> ImageInfo:
     return ImageInfo(format=fmt, width=width, height=height, bit_depth=bit_depth)
 
 
-def default_pipeline() -> str:
-    return str(getattr(settings, "CUTOUT_DEFAULT_PIPELINE", "best") or "best")
-
-
 def idempotency_key(request: HttpRequest) -> str | None:
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:

@@ -21,6 +21,7 @@ from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
 from cutout.cutouts import selectors
+from cutout.cutouts.options import default_pipeline
 from cutout.files import storage
 from cutout.jobs.selectors import job_get, job_items, job_progress
 from cutout.jobs.services import job_create
@@ -181,7 +182,7 @@ def build_options(params: dict[str, Any]) -> engine.Options:
         elif not isinstance(value, str | int | float) or isinstance(value, bool):
             raise ApiError("invalid_parameter", f"{name} must be a string.", field=name)
         kwargs[name] = value
-    kwargs.setdefault("pipeline", common.default_pipeline())
+    kwargs.setdefault("pipeline", default_pipeline())
     return engine.Options(**kwargs)  # InvalidOption: invalid_parameter, with its field
 
 
@@ -307,7 +308,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @common.api_view(DIALECT, methods=("GET",))
 def models(request: HttpRequest) -> HttpResponse:
-    default = common.default_pipeline()
+    default = default_pipeline()
     pipelines = [
         {
             "name": pipeline.name,

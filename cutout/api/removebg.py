@@ -34,6 +34,7 @@ from billing.selectors import balance_for
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
+from cutout.cutouts.options import default_pipeline
 
 # size -> megapixels of the longest acceptable output (None: original resolution)
 SIZES: dict[str, float | None] = {
@@ -192,7 +193,7 @@ def build_options(params: dict[str, Any], info: common.ImageInfo) -> tuple[engin
         size=max_side_for(size, info.width, info.height),
         crop=crop,
         crop_margin=crop_margin,
-        pipeline=common.default_pipeline(),
+        pipeline=default_pipeline(),
     )
     return options, ("other" if kind == "auto" else kind)
 

@@ -25,6 +25,11 @@ OPTION_FIELDS = (
 )
 
 
+def default_pipeline() -> str:
+    """The pipeline a request that names none runs (``CUTOUT_DEFAULT_PIPELINE``)."""
+    return str(getattr(settings, "CUTOUT_DEFAULT_PIPELINE", "best") or "best")
+
+
 def engine_limits() -> engine.Limits:
     """What the settings allow an upload to be (bytes, pixels)."""
     return engine.Limits(

@@ -21,7 +21,7 @@ from accounts.models import ApiKey, Workspace
 from billing.errors import InsufficientCredits
 from billing.selectors import balance_for
 from cutout import queue
-from cutout.cutouts.options import options_as_dict, options_from_dict
+from cutout.cutouts.options import default_pipeline, options_as_dict, options_from_dict
 from cutout.engine import Options
 from cutout.files import storage
 from cutout.jobs.intake import BatchFile, batch_read
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 def job_options(options: Options | dict[str, Any] | None) -> Options:
     """Engine options from what a caller gave (none: the default pipeline's defaults)."""
     if options is None:
-        return Options(pipeline=settings.CUTOUT_DEFAULT_PIPELINE)
+        return Options(pipeline=default_pipeline())
     if isinstance(options, Options):
         return options
     return options_from_dict(options)

@@ -10,10 +10,10 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.utils import timezone
 
 from cutout import engine
+from cutout.cutouts.options import default_pipeline
 
 STYLE_CHOICES = (
     ("transparent", "Transparent"),
@@ -78,7 +78,7 @@ class OptionsForm(forms.Form):
         kwargs: dict[str, Any] = {
             "format": data["format"],
             "size": data["size"],
-            "pipeline": pipeline or settings.CUTOUT_DEFAULT_PIPELINE,
+            "pipeline": pipeline or default_pipeline(),
         }
         crop = bool(data.get("crop"))
         if style == "transparent":
