@@ -28,6 +28,9 @@ from typing import Any
 
 from cutout.tools.bench import peak_rss_mb
 
+# The engine and the image maker are imported inside the functions on purpose: each measurement
+# runs in a process of its own whose memory is what is measured, so it loads only what it runs.
+
 TARGET_RSS_MB = 1200.0
 TARGET_SCALING = 1.8
 FLAT_TOLERANCE = (0.03, 40.0)  # relative, absolute MB

@@ -32,6 +32,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+# Django and the project are imported inside the functions on purpose: the environment (database,
+# broker, data folder) is chosen first and Django set up with it; worker processes do the same.
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_VARS = ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_BROKER_TRANSPORT_OPTIONS")
 
