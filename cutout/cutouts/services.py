@@ -269,18 +269,23 @@ def cutout_create(
     return cutout
 
 
+def _record(common: dict[str, Any], *, width: int | None, height: int | None) -> Cutout:
+    """The record of a cutout being made (its idempotency key, if any, is unique)."""
+    return Cutout.objects.create(
+        **common,
+        status=Cutout.Status.PROCESSING,
+        width=width,
+        height=height,
+        started_at=timezone.now(),
+    )
+
+
 def _reserve(
     common: dict[str, Any], decoded: Any, *, job_item: JobItem | None
 ) -> tuple[Cutout, Reservation]:
     """Step 4: the record and its credit, in one short transaction."""
     with transaction.atomic():
-        cutout = Cutout.objects.create(
-            **common,
-            status=Cutout.Status.PROCESSING,
-            width=decoded.width,
-            height=decoded.height,
-            started_at=timezone.now(),
-        )
+        cutout = _record(common, width=decoded.width, height=decoded.height)
         reservation = credits_reserve(
             workspace=common["workspace"],
             amount=1,
@@ -361,13 +366,7 @@ def _dedup_copy(
     """A new, free record with its own copies of ``previous``'s matte and result."""
     try:
         with transaction.atomic():
-            cutout = Cutout.objects.create(
-                **common,
-                status=Cutout.Status.PROCESSING,
-                width=previous.width,
-                height=previous.height,
-                started_at=timezone.now(),
-            )
+            cutout = _record(common, width=previous.width, height=previous.height)
     except IntegrityError as exc:
         return _race_lost(common, exc)
     try:

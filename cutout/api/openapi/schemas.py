@@ -11,6 +11,17 @@ from cutout.models import Cutout, Job, JobItem
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 NULLABLE_INT = {"type": ["integer", "null"]}
+# Why a cutout or a job item failed (null unless it did).
+FAILURE: dict[str, Any] = {
+    "oneOf": [
+        {"type": "null"},
+        {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        },
+    ]
+}
 
 
 OPTIONS_PROPERTIES: dict[str, Any] = {
@@ -118,16 +129,7 @@ CUTOUT_SCHEMA: dict[str, Any] = {
         },
         "credits_charged": {"type": "integer", "minimum": 0},
         "processing_ms": NULLABLE_INT,
-        "error": {
-            "oneOf": [
-                {"type": "null"},
-                {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
-                },
-            ]
-        },
+        "error": FAILURE,
     },
 }
 
@@ -184,19 +186,7 @@ JOB_SCHEMA: dict[str, Any] = {
                     "position": {"type": "integer"},
                     "name": {"type": "string"},
                     "status": {"type": "string", "enum": list(JobItem.Status.values)},
-                    "error": {
-                        "oneOf": [
-                            {"type": "null"},
-                            {
-                                "type": "object",
-                                "required": ["code", "message"],
-                                "properties": {
-                                    "code": {"type": "string"},
-                                    "message": {"type": "string"},
-                                },
-                            },
-                        ]
-                    },
+                    "error": FAILURE,
                     "cutout": {
                         "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/Cutout"}]
                     },
