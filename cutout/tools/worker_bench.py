@@ -215,36 +215,10 @@ def _bench(args: argparse.Namespace, data_dir: Path, counts: list[int]) -> int:
         f"worker bench: {args.images} images of {width}x{height} JPEG, pipeline {args.pipeline}, "
         f"{cores} CPU cores, database {django.db.connection.vendor}, broker {app.conf.broker_url.split(':')[0]}"
     )
-    results = []
-    for count in counts:
-        threads = args.threads or max(1, cores // count)
-        queue = f"bench{uuid.uuid4().hex[:6]}"
-        app.conf.CELERY_TASK_ROUTES = {"cutout.tasks.*": {"queue": queue}}
-        amqp = app.__dict__.get("amqp")
-        if amqp is not None:
-            amqp.flush_routes()
-            amqp.router = amqp.Router()
-        procs, logs = _start_workers(count, threads, queue, env, data_dir)
-        try:
-            _wait_ready(procs, logs, timeout=180)
-            # Warm-up: every worker runs a couple of items before timing starts.
-            _run_job(workspace, _images(2 * count, width, height), args.pipeline, timeout=600)
-            load = os.getloadavg()[0]
-            measured = _run_job(
-                workspace, _images(args.images, width, height), args.pipeline, timeout=3600
-            )
-        finally:
-            _stop(procs)
-            _drop_queue(app, queue)
-        measured.update(
-            {"workers": count, "threads_per_worker": threads, "load_before": round(load, 2)}
-        )
-        results.append(measured)
-        print(
-            f"  {count} worker(s) x {threads} thread(s): {measured['images']} images in "
-            f"{measured['seconds']:.1f} s = {measured['images_per_s']:.2f} images/s "
-            f"(median {measured['item_ms_median']:.0f} ms per item; load average before {load:.1f})"
-        )
+    results = [
+        _measure(app, workspace, args, count, cores, env, data_dir, (width, height))
+        for count in counts
+    ]
     base = results[0]["images_per_s"] if results else 0
     for row in results[1:]:
         print(
@@ -253,6 +227,48 @@ def _bench(args: argparse.Namespace, data_dir: Path, counts: list[int]) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"cores": cores, "results": results}, indent=2))
     return 0
+
+
+def _measure(
+    app: Any,
+    workspace: Any,
+    args: argparse.Namespace,
+    count: int,
+    cores: int,
+    env: dict[str, str],
+    data_dir: Path,
+    size: tuple[int, int],
+) -> dict[str, Any]:
+    """One batch on ``count`` fresh workers (after a warm-up batch), timed."""
+    width, height = size
+    threads = args.threads or max(1, cores // count)
+    queue = f"bench{uuid.uuid4().hex[:6]}"
+    app.conf.CELERY_TASK_ROUTES = {"cutout.tasks.*": {"queue": queue}}
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp.flush_routes()
+        amqp.router = amqp.Router()
+    procs, logs = _start_workers(count, threads, queue, env, data_dir)
+    try:
+        _wait_ready(procs, logs, timeout=180)
+        # Warm-up: every worker runs a couple of items before timing starts.
+        _run_job(workspace, _images(2 * count, width, height), args.pipeline, timeout=600)
+        load = os.getloadavg()[0]
+        measured = _run_job(
+            workspace, _images(args.images, width, height), args.pipeline, timeout=3600
+        )
+    finally:
+        _stop(procs)
+        _drop_queue(app, queue)
+    measured.update(
+        {"workers": count, "threads_per_worker": threads, "load_before": round(load, 2)}
+    )
+    print(
+        f"  {count} worker(s) x {threads} thread(s): {measured['images']} images in "
+        f"{measured['seconds']:.1f} s = {measured['images_per_s']:.2f} images/s "
+        f"(median {measured['item_ms_median']:.0f} ms per item; load average before {load:.1f})"
+    )
+    return measured
 
 
 def _drop_queue(app: Any, queue: str) -> None:
