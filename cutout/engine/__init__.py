@@ -14,6 +14,11 @@ or, to render many variants from one model run::
     stored = matte_to_png(matte)          # keep it; later:
     jpg = render(image, matte_from_png(stored), Options(mode="background", format="jpeg"))
 
+A cutout's stored matte file (alpha plus a colour to re-render from when the original is gone)::
+
+    data = stored_matte_png(image, matte)
+    render(decoded_from_stored_matte(data), matte_from_png(data), Options(mode="mask"))
+
 Nothing here imports Django or Celery (a test imports this package in a fresh interpreter and
 checks). Setup-time code (fetching weights, building int8 files) is :mod:`cutout.engine.setup`.
 """
@@ -48,6 +53,7 @@ from .process import process
 from .registry import MODELS, check_model, default_model_dir, list_models
 from .render import Result, render
 from .sessions import configure, get_session, loaded_models, side_threads
+from .stored import decoded_from_stored_matte, stored_matte_png
 from .values import parse_color
 
 __all__ = [
@@ -82,6 +88,7 @@ __all__ = [
     "compute_matte",
     "configure",
     "decode_image",
+    "decoded_from_stored_matte",
     "default_model_dir",
     "get_session",
     "list_models",
@@ -96,5 +103,6 @@ __all__ = [
     "process",
     "render",
     "side_threads",
+    "stored_matte_png",
     "validate_pipeline",
 ]
