@@ -59,10 +59,10 @@ def test_spec_defaults_are_what_options_uses():
 def test_every_listed_choice_is_accepted_and_others_are_refused():
     for name, spec in OPTION_SPECS.items():
         for choice in spec.choices:
-            Options(**{name: choice})  # raises if a listed value were refused
+            Options(**{name: choice})  # type: ignore[arg-type]  # raises if a choice were refused
         if spec.choices:
             with pytest.raises(InvalidOption) as info:
-                Options(**{name: "no-such-value"})
+                Options(**{name: "no-such-value"})  # type: ignore[arg-type]
             assert info.value.field == name
     assert OPTION_SPECS["pipeline"].choices == tuple(engine.PIPELINES)
     assert set(engine.FORMATS) <= set(OPTION_SPECS["format"].choices)

@@ -75,7 +75,7 @@ def imports_of(module: str, path: Path, modules: Collection[str]) -> set[str]:
 
 def top_level_imports(path: Path) -> set[str]:
     """The first component of every absolute module name ``path`` imports (``django``, ``numpy``)."""
-    names = set()
+    names: set[str] = set()
     for node in _imports(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names.update(alias.name.split(".")[0] for alias in node.names)
