@@ -1,5 +1,6 @@
-"""Cutout: self-hosted background removal."""
+"""Cutout: self-hosted background removal.
 
-from cutout.celery import app as celery_app
-
-__all__ = ("celery_app",)
+Imports nothing: ``import cutout.engine`` must not load Django or Celery. The Celery app lives in
+:mod:`cutout.celery`; Django creates it at start-up (:meth:`cutout.apps.CutoutConfig.ready`) and
+``celery -A cutout worker`` finds it there (Celery looks for ``cutout.celery.app``).
+"""

@@ -1,4 +1,5 @@
-"""The Celery application. Workers start with ``celery -A cutout worker``."""
+"""The Celery application. Workers start with ``celery -A cutout worker`` (Celery finds
+``cutout.celery.app``); Django processes create it in ``CutoutConfig.ready``."""
 
 from __future__ import annotations
 

@@ -13,6 +13,14 @@ or, to render many variants from one model run::
     png = render(image, matte, Options(format="png")).data
     stored = matte_to_png(matte)          # keep it; later:
     jpg = render(image, matte_from_png(stored), Options(mode="background", format="jpeg"))
+
+A cutout's stored matte file (alpha plus a colour to re-render from when the original is gone)::
+
+    data = stored_matte_png(image, matte)
+    render(decoded_from_stored_matte(data), matte_from_png(data), Options(mode="mask"))
+
+Nothing here imports Django or Celery (a test imports this package in a fresh interpreter and
+checks). Setup-time code (fetching weights, building int8 files) is :mod:`cutout.engine.setup`.
 """
 
 from .decode import ACCEPTED_FORMATS, DecodedImage, decode_image
@@ -28,46 +36,25 @@ from .errors import (
     TruncatedImage,
     UnsupportedFormat,
 )
+from .limits import Limits
 from .matte import Matte, compute_matte, matte_from_png, matte_to_png
-from .models import (
-    MODELS,
-    configure,
-    default_model_dir,
-    get_session,
-    list_models,
-    loaded_models,
-    side_threads,
+from .names import CHANNELS, FORMATS, MODES, PIPELINE_NAMES, SIZES, validate_pipeline
+from .options import Options
+from .optionspec import (
+    OPTION_FIELDS,
+    OPTION_SPECS,
+    OptionSpec,
+    option_properties,
+    options_as_dict,
+    options_from_dict,
 )
-from .options import CHANNELS, FORMATS, MODES, SIZES, Limits, Options, parse_color
-from .pipelines import DEFAULT_PIPELINE, PIPELINES
+from .pipelines import DEFAULT_PIPELINE, PIPELINES, preload
 from .process import process
+from .registry import MODELS, check_model, default_model_dir, list_models
 from .render import Result, render
-
-
-def preload(
-    pipelines: list[str] | tuple[str, ...] | None = None, model_dir: object = None
-) -> list[str]:
-    """Create and warm the sessions for ``pipelines`` (default: all) now, e.g. in a Celery worker.
-
-    Returns the model names loaded. Raises :class:`ModelMissing` if one is not installed.
-    """
-    from pathlib import Path
-
-    names = list(pipelines) if pipelines else list(PIPELINES)
-    loaded: list[str] = []
-    for name in names:
-        if name not in PIPELINES:
-            raise InvalidOption(f"pipeline={name!r} is unknown", field="pipeline")
-        directory = Path(str(model_dir)) if model_dir is not None else None
-        pipeline = PIPELINES[name]
-        side = side_threads()
-        for model in pipeline.models:
-            # get_session is a no-op for a session already made.
-            get_session(model, directory, threads=side if model in pipeline.side_models else 0)
-            if model not in loaded:
-                loaded.append(model)
-    return loaded
-
+from .sessions import configure, get_session, loaded_models, side_threads
+from .stored import decoded_from_stored_matte, stored_matte_png
+from .values import parse_color
 
 __all__ = [
     "ACCEPTED_FORMATS",
@@ -76,7 +63,10 @@ __all__ = [
     "FORMATS",
     "MODELS",
     "MODES",
+    "OPTION_FIELDS",
+    "OPTION_SPECS",
     "PIPELINES",
+    "PIPELINE_NAMES",
     "SIZES",
     "DecodedImage",
     "DecompressionBomb",
@@ -88,21 +78,31 @@ __all__ = [
     "Limits",
     "Matte",
     "ModelMissing",
+    "OptionSpec",
     "Options",
     "Result",
     "TooManyPixels",
     "TruncatedImage",
     "UnsupportedFormat",
+    "check_model",
     "compute_matte",
     "configure",
     "decode_image",
+    "decoded_from_stored_matte",
     "default_model_dir",
+    "get_session",
     "list_models",
     "loaded_models",
     "matte_from_png",
     "matte_to_png",
+    "option_properties",
+    "options_as_dict",
+    "options_from_dict",
     "parse_color",
     "preload",
     "process",
     "render",
+    "side_threads",
+    "stored_matte_png",
+    "validate_pipeline",
 ]

@@ -28,7 +28,7 @@ from .errors import (
     TruncatedImage,
     UnsupportedFormat,
 )
-from .options import Limits
+from .limits import Limits
 
 Image.init()  # register every plugin now (MPO, AVIF...), so ``formats=`` below can name them
 # Camera MPO files open through the JPEG plugin (their first picture is a plain JPEG).

@@ -36,17 +36,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import ndimage
 
 from . import refine
 from .decode import DecodedImage
-from .models import side_threads, timed
-
-if TYPE_CHECKING:
-    from .pipelines import Context
+from .inference import Context, predict
+from .sessions import side_threads
+from .timing import timed
 
 ISNET_WEIGHT = 1.5
 U2NET_WEIGHT = 0.5
@@ -181,11 +179,9 @@ def run_best(image: DecodedImage, ctx: Context) -> np.ndarray:
     """The ``best`` pipeline: full-resolution uint8 alpha; sets ``ctx.confidence``.
 
     With two or more threads u2net runs on its own one-thread session while ISNet runs (see
-    :func:`cutout.engine.models.side_threads`): its stages are timed under ``u2net_*`` keys, and
+    :func:`cutout.engine.sessions.side_threads`): its stages are timed under ``u2net_*`` keys, and
     ``u2net_wait`` is how long ISNet's side then waited for it.
     """
-    from .pipelines import Context, predict  # pipelines imports this module for its registry
-
     side = side_threads()
     if side:
         side_ctx = Context(model_dir=ctx.model_dir)

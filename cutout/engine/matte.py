@@ -15,7 +15,8 @@ from PIL import Image
 from .decode import DecodedImage
 from .encode import png_bytes
 from .errors import InvalidImage
-from .pipelines import Context, get_pipeline
+from .inference import Context
+from .pipelines import get_pipeline
 
 _TEXT_KEY = "cutout-matte"
 

@@ -82,31 +82,11 @@ def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
     alpha = matte.alpha
     width, height = image.size
     bbox = subject_bbox(alpha)
-
-    shadow: ShadowSpec | None = None
-    if options.mode == "shadow" and bbox is not None:
-        blur, off_x, off_y = options.shadow_lengths()
-        subject_h = bbox[3] - bbox[1]
-        shadow = ShadowSpec(
-            options.shadow_opacity,
-            blur.resolve(subject_h),
-            off_x.resolve(subject_h),
-            off_y.resolve(subject_h),
-        )
-
+    shadow = _shadow_spec(options, bbox)
     canvas = _canvas_box(options, bbox, shadow, (width, height))
     out_size, scale = _output_size(canvas, options.max_side)
 
-    plain_cutout = (
-        options.mode == "transparent" and options.color is None and options.format != "zip"
-    )
-    if (
-        plain_cutout
-        and options.format == "png"
-        and options.output_channels == "rgba"
-        and canvas == (0, 0, width, height)
-        and out_size == (width, height)
-    ):
+    if _is_plain_full_png(options, canvas, out_size, (width, height)):
         # The most common request (and the benchmark's): a full-size transparent PNG. Straight from
         # arrays to our PNG writer, with no intermediate PIL images or copies.
         rgba = cutout_rgba(image.rgb, alpha, reduced=image.reduced(STAT_SIDE))
@@ -120,12 +100,59 @@ def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
         data, out_bbox = _render_general(
             image, alpha, options, canvas, out_size, scale, shadow, bbox, timings
         )
+    return Result(
+        data=data,
+        content_type=enc.CONTENT_TYPES[options.format],
+        extension=enc.EXTENSIONS[options.format],
+        width=out_size[0],
+        height=out_size[1],
+        metadata=_metadata(image, matte, options, out_size, out_bbox, timings),
+    )
 
-    metadata: dict[str, Any] = {
+
+def _shadow_spec(options: Options, bbox: Box | None) -> ShadowSpec | None:
+    """The shadow in full-resolution pixels, for ``shadow`` mode with a subject; else None."""
+    if options.mode != "shadow" or bbox is None:
+        return None
+    blur, off_x, off_y = options.shadow_lengths()
+    subject_h = bbox[3] - bbox[1]
+    return ShadowSpec(
+        options.shadow_opacity,
+        blur.resolve(subject_h),
+        off_x.resolve(subject_h),
+        off_y.resolve(subject_h),
+    )
+
+
+def _is_plain_full_png(
+    options: Options, canvas: Box, out_size: tuple[int, int], size: tuple[int, int]
+) -> bool:
+    plain_cutout = (
+        options.mode == "transparent" and options.color is None and options.format != "zip"
+    )
+    return (
+        plain_cutout
+        and options.format == "png"
+        and options.output_channels == "rgba"
+        and canvas == (0, 0, *size)
+        and out_size == size
+    )
+
+
+def _metadata(
+    image: DecodedImage,
+    matte: Matte,
+    options: Options,
+    out_size: tuple[int, int],
+    out_bbox: Box | None,
+    timings: dict[str, float],
+) -> dict[str, Any]:
+    """The result's metadata (see the engine README for each key)."""
+    return {
         "width": out_size[0],
         "height": out_size[1],
-        "original_width": width,
-        "original_height": height,
+        "original_width": image.width,
+        "original_height": image.height,
         "bbox": None
         if out_bbox is None
         else {
@@ -144,14 +171,6 @@ def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
         "channels": options.output_channels,
         "timings_ms": {**matte.timings, **timings},
     }
-    return Result(
-        data=data,
-        content_type=enc.CONTENT_TYPES[options.format],
-        extension=enc.EXTENSIONS[options.format],
-        width=out_size[0],
-        height=out_size[1],
-        metadata=metadata,
-    )
 
 
 def _render_general(

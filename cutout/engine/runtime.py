@@ -5,7 +5,7 @@
   this onnxruntime build lacks is dropped with a warning; ``CPUExecutionProvider`` is always last.
   GPU providers need the ``onnxruntime-gpu`` wheel instead of ``onnxruntime`` (see
   requirements.txt); they run the source float models, not the int8 files.
-- **Model file**: chosen by :func:`cutout.engine.optimize.session_model` (on CPU, the int8 file
+- **Model file**: chosen by :func:`cutout.engine.derived.session_model` (on CPU, the int8 file
   that ``fetch_models`` built when its manifest matches the registry; otherwise the source).
 - **Session tuning** (:func:`tune`): measured on the 2-core Zen 4 reference machine, see
   ``docs/performance.md``.

@@ -50,7 +50,7 @@ def peak_rss_mb() -> float:
 
 
 def _rembg_session(pipeline: str, threads: int) -> Any:
-    from cutout.engine.models import MODELS, resolve_model_dir
+    from cutout.engine.registry import MODELS, resolve_model_dir
 
     model_dir = resolve_model_dir()
     os.environ["U2NET_HOME"] = str(model_dir)
@@ -78,8 +78,9 @@ def worker_time(pipeline: str, data: bytes, runs: int, threads: int) -> dict[str
     import onnxruntime as ort
     from rembg import remove
 
-    from cutout.engine.models import MODELS, check_model, get_session, output_name
-    from cutout.engine.pipelines import model_input
+    from cutout.engine.inference import model_input
+    from cutout.engine.registry import MODELS, check_model
+    from cutout.engine.sessions import get_session, output_name
 
     engine, options = _ours(pipeline, threads)
     limits = engine.Limits()
@@ -127,11 +128,11 @@ def worker_time(pipeline: str, data: bytes, runs: int, threads: int) -> dict[str
 
 
 def _model_file(model: str) -> str:
-    from cutout.engine import optimize
-    from cutout.engine.models import MODELS
+    from cutout.engine import derived
+    from cutout.engine.registry import MODELS
 
-    if optimize.enabled() and optimize.stale_reason(model, full_hash=False) is None:
-        return optimize.derived_path(model).name
+    if derived.enabled() and derived.stale_reason(model, full_hash=False) is None:
+        return derived.derived_path(model).name
     return MODELS[model].file
 
 

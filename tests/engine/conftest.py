@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cutout.engine import DecodedImage, Matte, compute_matte, models
+from cutout.engine import DecodedImage, Matte, compute_matte, registry
 from cutout.tools.synthetic import subject_scene
 
 
 @pytest.fixture(scope="session")
 def model_dir():
-    directory = models.resolve_model_dir()
-    path = directory / models.MODELS["u2netp"].file
+    directory = registry.resolve_model_dir()
+    path = directory / registry.MODELS["u2netp"].file
     if not path.is_file():
         pytest.fail(
             f"u2netp is not installed in {directory}: run `python manage.py fetch_models`",

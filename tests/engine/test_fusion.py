@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from cutout.engine import DecodedImage, compute_matte, fusion, models
+from cutout.engine import DecodedImage, compute_matte, fusion, sessions
 from cutout.tools.synthetic import subject_scene
 
 EIGHT = np.ones((3, 3), dtype=bool)
@@ -88,16 +88,16 @@ def test_best_runs_u2net_beside_isnet_with_the_same_result(model_dir):
     they run in turn. Same models, same matte."""
     rgb, truth = subject_scene(400, 300, seed=5)
     image = DecodedImage.from_pil(Image.fromarray(rgb))
-    previous = models._config.threads
+    previous = sessions._config.threads
     try:
-        models.configure(threads=2)
-        assert models.side_threads() == 1
+        sessions.configure(threads=2)
+        assert sessions.side_threads() == 1
         side = compute_matte(image, pipeline="best", model_dir=model_dir)
-        models.configure(threads=1)
-        assert models.side_threads() == 0
+        sessions.configure(threads=1)
+        assert sessions.side_threads() == 0
         alone = compute_matte(image, pipeline="best", model_dir=model_dir)
     finally:
-        models.configure(threads=previous)
+        sessions.configure(threads=previous)
     assert "u2net_inference" in side.timings and "u2net_wait" in side.timings
     assert "u2net_inference" not in alone.timings
     diff = np.abs(side.alpha.astype(np.int16) - alone.alpha.astype(np.int16))

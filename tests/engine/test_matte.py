@@ -11,7 +11,7 @@ from cutout.engine import (
     refine,
 )
 from cutout.engine.foreground import estimate_foreground
-from cutout.engine.pipelines import Context, predict
+from cutout.engine.inference import Context, predict
 from cutout.tools.synthetic import subject_scene
 
 from .conftest import iou

