@@ -14,6 +14,8 @@ from typing import Any
 
 import dj_database_url
 
+from cutout.engine.registry import default_model_dir as engine_model_dir
+
 ENVIRONMENTS = ("dev", "test", "production")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -250,9 +252,7 @@ def caches(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def default_model_dir(env: Mapping[str, str]) -> Path:
-    from cutout.engine.models import default_model_dir as engine_default
-
-    return engine_default(dict(env))
+    return engine_model_dir(dict(env))
 
 
 def os_environ() -> Mapping[str, str]:

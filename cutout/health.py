@@ -16,8 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from cutout.celery import app
-from cutout.engine import MODELS, ModelMissing, loaded_models
-from cutout.engine.models import check_model
+from cutout.engine import MODELS, ModelMissing, check_model, loaded_models
 
 
 def check_database() -> dict[str, Any]:

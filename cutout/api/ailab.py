@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
-from cutout.cutouts.options import default_pipeline
+from cutout.cutouts.engine_settings import default_pipeline
 from cutout.files import storage
 from cutout.logging import current_request_id
 

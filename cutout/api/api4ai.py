@@ -24,7 +24,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError, from_exception
-from cutout.cutouts.options import default_pipeline
+from cutout.cutouts.engine_settings import default_pipeline
 
 VERSION = "v1.5.0"
 MODES = ("fg-image", "fg-image-shadow", "fg-mask")

@@ -36,7 +36,7 @@ from cutout import engine
 from cutout.api import ratelimit
 from cutout.api.auth import authenticate
 from cutout.api.errors import ApiError, from_exception
-from cutout.cutouts.options import engine_limits
+from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.services import cutout_create
 from cutout.files.remote import fetch_image
 from cutout.logging import current_request_id

@@ -21,7 +21,7 @@ from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
 from cutout.cutouts import selectors
-from cutout.cutouts.options import default_pipeline
+from cutout.cutouts.engine_settings import default_pipeline
 from cutout.files import storage
 from cutout.jobs.selectors import job_get, job_items, job_progress
 from cutout.jobs.services import job_create
@@ -29,20 +29,6 @@ from cutout.logging import current_request_id
 from cutout.models import Cutout, Job, Source
 
 URL_VALIDITY = timedelta(hours=24)
-OPTION_NAMES = (
-    "mode",
-    "format",
-    "channels",
-    "bg_color",
-    "size",
-    "crop",
-    "crop_margin",
-    "pipeline",
-    "shadow_opacity",
-    "shadow_blur",
-    "shadow_offset_x",
-    "shadow_offset_y",
-)
 
 
 class Native(common.Dialect):
@@ -163,19 +149,20 @@ def job_json(job: Job, request: HttpRequest) -> dict[str, Any]:
 
 
 def build_options(params: dict[str, Any]) -> engine.Options:
+    """Engine options from the request's fields: every option the engine has, by its own name."""
     kwargs: dict[str, Any] = {}
-    for name in OPTION_NAMES:
+    for name, spec in engine.OPTION_SPECS.items():
         value = params.get(name)
         if value is None or value == "":
             continue
-        if name == "crop":
-            value = common.parse_bool(value, field="crop")
-        elif name == "shadow_opacity":
+        if spec.type == "boolean":
+            value = common.parse_bool(value, field=name)
+        elif spec.type == "number":
             try:
                 value = float(value)
             except (TypeError, ValueError):
                 raise ApiError(
-                    "invalid_parameter", "shadow_opacity must be a number.", field=name
+                    "invalid_parameter", f"{name} must be a number.", field=name
                 ) from None
         elif name == "size" and isinstance(value, str) and value.isdigit():
             value = int(value)

@@ -34,7 +34,7 @@ from billing.selectors import balance_for
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
-from cutout.cutouts.options import default_pipeline
+from cutout.cutouts.engine_settings import default_pipeline
 
 # size -> megapixels of the longest acceptable output (None: original resolution)
 SIZES: dict[str, float | None] = {

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
-from cutout.cutouts.options import default_pipeline
+from cutout.cutouts.engine_settings import default_pipeline
 from cutout.logging import current_request_id
 
 MAX_BYTES = 20 * 1024 * 1024

@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from cutout import engine
 from cutout.cutouts import selectors
-from cutout.cutouts.options import engine_limits, options_as_dict
+from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.services import cutout_fail_with, dedup_key_for, result_metadata, save_file
-from cutout.cutouts.stored_matte import colour_from_png
 from cutout.models import Cutout
 
 if TYPE_CHECKING:
@@ -30,7 +29,7 @@ def cutout_root(cutout: Cutout) -> Cutout:
 
 def cutout_version(*, source: Cutout, options: engine.Options, user: User | None = None) -> Cutout:
     """A free version of ``source`` in ``options``; an identical version already made is reused."""
-    wanted = options_as_dict(options)
+    wanted = engine.options_as_dict(options)
     wanted["pipeline"] = source.options.get("pipeline", source.pipeline)
     key = dedup_key_for(source.input_sha256, wanted)
     existing = (
@@ -56,7 +55,7 @@ def cutout_rerender(*, cutout: Cutout, options: engine.Options, user: User | Non
         matte_bytes = handle.read()
     matte = engine.matte_from_png(matte_bytes)
     decoded = _rerender_source(cutout, matte_bytes)
-    opts = options_as_dict(options)
+    opts = engine.options_as_dict(options)
     opts["pipeline"] = cutout.options.get("pipeline", cutout.pipeline)
     new = Cutout.objects.create(
         workspace=cutout.workspace,
@@ -101,4 +100,4 @@ def _rerender_source(cutout: Cutout, matte_bytes: bytes) -> Any:
     if cutout.original:
         with cutout.original.open("rb") as handle:
             return engine.decode_image(handle.read(), engine_limits())
-    return colour_from_png(matte_bytes)
+    return engine.decoded_from_stored_matte(matte_bytes)

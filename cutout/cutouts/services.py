@@ -34,8 +34,7 @@ from django.utils import timezone
 from billing.models import Reservation
 from billing.services import credits_capture, credits_release, credits_reserve
 from cutout import engine
-from cutout.cutouts.options import engine_limits, options_as_dict
-from cutout.cutouts.stored_matte import foreground_png
+from cutout.cutouts.engine_settings import engine_limits
 from cutout.errors import CutoutError
 from cutout.files import storage
 from cutout.models import Cutout, Source
@@ -233,7 +232,7 @@ def cutout_create(
     """
     if job_item is not None and idempotency_key is None:
         idempotency_key = f"job-item:{job_item.pk}"
-    opts = options_as_dict(options)
+    opts = engine.options_as_dict(options)
     input_sha = hashlib.sha256(data).hexdigest()
     replay = _replay_for_key(workspace, idempotency_key, input_sha256=input_sha, options=opts)
     if replay is not None:
@@ -311,7 +310,7 @@ def _process(
     started = time.perf_counter()
     try:
         matte = engine.compute_matte(decoded, pipeline=options.pipeline)
-        save_file(cutout.matte, "matte.png", foreground_png(decoded, matte))
+        save_file(cutout.matte, "matte.png", engine.stored_matte_png(decoded, matte))
         result = engine.render(decoded, matte, options)
         save_file(cutout.result, f"result.{result.extension}", result.data)
         if data is not None and workspace.keep_originals:

@@ -36,8 +36,8 @@ from django.utils import timezone
 
 from billing.models import Reservation
 from billing.services import credits_release
-from cutout.cutouts.options import options_from_dict
 from cutout.cutouts.services import cutout_create, cutout_fail
+from cutout.engine import options_from_dict
 from cutout.errors import CutoutError
 from cutout.files import storage
 from cutout.jobs.selectors import UNFINISHED

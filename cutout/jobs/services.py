@@ -21,8 +21,8 @@ from accounts.models import ApiKey, Workspace
 from billing.errors import InsufficientCredits
 from billing.selectors import balance_for
 from cutout import queue
-from cutout.cutouts.options import default_pipeline, options_as_dict, options_from_dict
-from cutout.engine import Options
+from cutout.cutouts.engine_settings import default_pipeline
+from cutout.engine import Options, options_as_dict, options_from_dict
 from cutout.files import storage
 from cutout.jobs.intake import BatchFile, batch_read
 from cutout.jobs.results import job_results_zip_write

@@ -13,7 +13,7 @@ from django import forms
 from django.utils import timezone
 
 from cutout import engine
-from cutout.cutouts.options import default_pipeline
+from cutout.cutouts.engine_settings import default_pipeline
 
 STYLE_CHOICES = (
     ("transparent", "Transparent"),

@@ -14,7 +14,6 @@ from PIL import Image
 from billing.errors import InsufficientCredits, MonthlyCapExceeded
 from billing.models import LedgerEntry, Reservation
 from cutout import engine
-from cutout.cutouts import options as cutout_options
 from cutout.cutouts import services
 from cutout.cutouts.rerender import cutout_rerender
 from cutout.cutouts.services import CutoutInProgress, IdempotencyKeyReused, cutout_create
@@ -227,7 +226,7 @@ def test_key_of_a_cutout_in_progress(monkeypatch) -> None:
         status=Cutout.Status.PROCESSING,
         idempotency_key="busy",
         input_sha256=__import__("hashlib").sha256(JPEG).hexdigest(),
-        options=cutout_options.options_as_dict(opt),
+        options=engine.options_as_dict(opt),
         started_at=timezone.now(),
     )
     with pytest.raises(CutoutInProgress):

@@ -104,18 +104,6 @@ def test_options_from_dict_refuses_a_stale_value():
     assert info.value.field == "mode"
 
 
-@pytest.mark.parametrize("options", SAMPLES)
-def test_dict_helpers_match_the_service_copies(options):
-    """Transitional: the same output as the copies in cutout/services.py they replace. Delete this
-    test with ``services.options_as_dict`` / ``options_from_dict`` / ``OPTION_FIELDS``."""
-    from cutout import services
-
-    assert services.OPTION_FIELDS == OPTION_FIELDS
-    assert options_as_dict(options) == services.options_as_dict(options)
-    stored = services.options_as_dict(options)
-    assert options_from_dict(stored) == services.options_from_dict(stored)
-
-
 def test_validate_pipeline_is_the_one_check():
     assert validate_pipeline(" Best ") == "best"
     assert [validate_pipeline(name) for name in engine.PIPELINE_NAMES] == list(engine.PIPELINES)

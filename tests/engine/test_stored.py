@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from cutout.engine import (
-    DecodedImage,
     InvalidImage,
     Matte,
     Options,
@@ -91,19 +89,3 @@ def test_anything_but_a_png_is_refused():
     for data in (b"", b"not an image", buffer.getvalue()):
         with pytest.raises(InvalidImage):
             decoded_from_stored_matte(data)
-
-
-def test_same_pixels_as_the_service_copies(stored, scene_image, scene_matte):
-    """Transitional: the engine functions give what cutout/services.py's copies give today
-    (``foreground_png`` and the no-original branch of ``_rerender_source``). Delete this test
-    with those copies, once the Django side calls the engine."""
-    from cutout import services
-
-    old = services.foreground_png(scene_image, scene_matte)
-    assert np.array_equal(_pixels(stored), _pixels(old))
-    assert open_result(stored).info == open_result(old).info  # the same matte facts chunk
-    decoded = decoded_from_stored_matte(stored)
-    previous = services._rerender_source(SimpleNamespace(original=None), old)  # type: ignore[arg-type]
-    assert isinstance(previous, DecodedImage)
-    assert previous.source_format == decoded.source_format
-    assert np.array_equal(previous.rgb, decoded.rgb)

@@ -103,13 +103,6 @@ def test_run_time_engine_never_imports_the_setup_package(graph):
     assert not {m: t for m, t in offenders.items() if t}
 
 
-# Flip when the Django side's regrouping lands: delete the xfail line. Strict, so the day the
-# circles are gone this test fails ("XPASS(strict)") until someone does.
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15: cutout.jobs / cutout.tasks / cutout.webhooks still import each other; "
-    "the cutout helper's regrouping removes that circle",
-)
 def test_project_has_no_import_circle(graph):
     found = cycles(graph)
     assert not found, "import circles:\n" + describe(graph, found)

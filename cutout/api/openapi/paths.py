@@ -10,7 +10,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from cutout.api.openapi.schemas import CREDIT_HEADERS, OPTIONS_PROPERTIES, RATE_HEADERS
+from cutout import engine
+from cutout.api.openapi.schemas import CREDIT_HEADERS, RATE_HEADERS
+from cutout.cutouts.engine_settings import default_pipeline
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -75,6 +77,8 @@ def _json(
 
 
 def request_body() -> dict[str, Any]:
+    """The image (one of three ways), every engine option (the engine's own list) and async."""
+    options = engine.option_properties(default_pipeline=default_pipeline())
     sources = {
         "image_url": {
             "type": "string",
@@ -87,7 +91,7 @@ def request_body() -> dict[str, Any]:
         "properties": {
             "image": {"type": "string", "format": "binary", "description": "The image file."},
             **sources,
-            **OPTIONS_PROPERTIES,
+            **options,
             "async": {"type": "boolean", "description": "Queue a job instead of waiting."},
         },
     }
@@ -95,7 +99,7 @@ def request_body() -> dict[str, Any]:
         "type": "object",
         "properties": {
             **sources,
-            **OPTIONS_PROPERTIES,
+            **options,
             "async": {"type": "boolean"},
         },
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cutout import engine
 from cutout.api.errors import KINDS
 from cutout.models import Cutout, Job, JobItem
 
@@ -23,46 +22,6 @@ FAILURE: dict[str, Any] = {
     ]
 }
 
-
-OPTIONS_PROPERTIES: dict[str, Any] = {
-    "mode": {
-        "type": "string",
-        "enum": list(engine.MODES),
-        "default": "transparent",
-        "description": "transparent (RGBA cutout), mask (8-bit alpha), background (subject on "
-        "bg_color, white by default), crop (transparent, cropped to the subject), shadow "
-        "(subject with a soft synthesised shadow).",
-    },
-    "format": {
-        "type": "string",
-        "enum": ["png", "jpg", "jpeg", "webp", "avif", "zip"],
-        "default": "png",
-        "description": "zip holds color.jpg and alpha.png, as remove.bg does.",
-    },
-    "channels": {"type": "string", "enum": list(engine.CHANNELS)},
-    "bg_color": {
-        "type": "string",
-        "description": "#rgb, #rrggbb, #rrggbbaa, rgb(…), rgba(…) or a CSS colour name.",
-        "examples": ["#ffffff", "white"],
-    },
-    "size": {
-        "type": "string",
-        "description": "preview (256), small (512), medium (1024), large (2048), full, or a "
-        "longest side in pixels (32-10000). Never upscales.",
-        "default": "full",
-    },
-    "crop": {"type": "boolean", "default": False},
-    "crop_margin": {
-        "type": "string",
-        "description": "1, 2 or 4 lengths in px or % of the subject (max 500px / 50%).",
-        "default": "0",
-    },
-    "pipeline": {"type": "string", "enum": list(engine.PIPELINES)},
-    "shadow_opacity": {"type": "number", "minimum": 0, "maximum": 1},
-    "shadow_blur": {"type": "string"},
-    "shadow_offset_x": {"type": "string"},
-    "shadow_offset_y": {"type": "string"},
-}
 
 CUTOUT_SCHEMA: dict[str, Any] = {
     "type": "object",

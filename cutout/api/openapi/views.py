@@ -6,9 +6,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from cutout import engine
 from cutout.api.errors import KINDS
 from cutout.api.openapi.document import document
-from cutout.api.openapi.schemas import OPTIONS_PROPERTIES
+from cutout.cutouts.engine_settings import default_pipeline
 
 
 @require_safe
@@ -95,7 +96,7 @@ def docs(request: HttpRequest) -> HttpResponse:
         "api/docs.html",
         {
             "operations": operations,
-            "options": OPTIONS_PROPERTIES,
+            "options": engine.option_properties(default_pipeline=default_pipeline()),
             "dialects": DIALECTS,
             "info": doc["info"],
             "error_codes": list(KINDS),

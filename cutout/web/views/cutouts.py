@@ -14,10 +14,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cutout import engine
 from cutout.cutouts import selectors
-from cutout.cutouts.options import options_from_dict
 from cutout.cutouts.rerender import cutout_root, cutout_version
 from cutout.cutouts.services import cutouts_delete
 from cutout.cutouts.thumbnails import cutout_thumbnail
+from cutout.engine import options_from_dict
 from cutout.models import Cutout
 from cutout.web.common import (
     current_user,
