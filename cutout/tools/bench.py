@@ -161,8 +161,49 @@ def run_worker(kind: str, pipeline: str, args: argparse.Namespace) -> dict[str, 
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
+STAGES = ("decode", "preprocess", "inference", "postprocess", "refine", "layout", "encode")
+
+
 def _verdict(name: str, value: float, target: float) -> str:
     return f"{name} {value:.2f} <= {target:.2f} {'ok' if value <= target else 'MISSED'}"
+
+
+def _bench_pipeline(pipeline: str, args: argparse.Namespace, verdicts: list[str]) -> dict[str, Any]:
+    """One pipeline's figures (each side in processes of its own); prints a table row per stat and
+    adds the verdicts on the targets to ``verdicts``."""
+    timing = run_worker("time", pipeline, args)
+    rss_ours = run_worker("rss-ours", pipeline, args)["peak_rss_mb"]
+    rss_rembg = run_worker("rss-rembg", pipeline, args)["peak_rss_mb"]
+    figures: dict[str, Any] = {**timing, "peak_rss_mb": {"ours": rss_ours, "rembg": rss_rembg}}
+    for stat in ("median", "min"):
+        t = timing[stat]
+        overhead = t["ours_e2e"] / t["ours_bare"]
+        ratio = t["ours_e2e"] / t["rembg_e2e"]
+        figures[f"{stat}_ratios"] = {
+            "e2e_over_bare": overhead,
+            "ours_over_rembg": ratio,
+            "int8_over_source_bare": t["ours_bare"] / t["source_bare"],
+        }
+        if stat == "median":
+            verdicts.append(_verdict(f"{pipeline} ours/rembg", ratio, TARGET_RATIO))
+            verdicts.append(_verdict(f"{pipeline} e2e/bare", overhead, TARGET_OVERHEAD))
+            if pipeline in TARGET_RATIO_SPEED:
+                target = TARGET_RATIO_SPEED[pipeline]
+                verdicts.append(_verdict(f"{pipeline} ours/rembg (issue 10)", ratio, target))
+        print(
+            f"{pipeline:9s} {stat:6s} {t['ours_e2e']:7.0f}ms {t['ours_bare']:7.0f}ms "
+            f"{overhead:8.2f} {t['source_bare']:7.0f}ms {t['rembg_e2e']:8.0f}ms {ratio:10.2f}"
+        )
+    stages = timing["stages_ms"]
+    stage_text = " ".join(f"{k}={stages[k]:.0f}" for k in STAGES if k in stages)
+    png = timing["png_bytes"]
+    print(
+        f"{'':9s} models {', '.join(timing['model_files'])}; peak RSS ours {rss_ours:.0f} MB, "
+        f"rembg {rss_rembg:.0f} MB; PNG ours {png['ours'] / 1e6:.2f} MB, rembg "
+        f"{png['rembg'] / 1e6:.2f} MB; last run: {stage_text}",
+        flush=True,
+    )
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,50 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {}
     verdicts: list[str] = []
     for pipeline in args.pipelines:
-        timing = run_worker("time", pipeline, args)
-        rss_ours = run_worker("rss-ours", pipeline, args)["peak_rss_mb"]
-        rss_rembg = run_worker("rss-rembg", pipeline, args)["peak_rss_mb"]
-        figures[pipeline] = {**timing, "peak_rss_mb": {"ours": rss_ours, "rembg": rss_rembg}}
-        for stat in ("median", "min"):
-            t = timing[stat]
-            overhead = t["ours_e2e"] / t["ours_bare"]
-            ratio = t["ours_e2e"] / t["rembg_e2e"]
-            figures[pipeline][f"{stat}_ratios"] = {
-                "e2e_over_bare": overhead,
-                "ours_over_rembg": ratio,
-                "int8_over_source_bare": t["ours_bare"] / t["source_bare"],
-            }
-            if stat == "median":
-                verdicts.append(_verdict(f"{pipeline} ours/rembg", ratio, TARGET_RATIO))
-                verdicts.append(_verdict(f"{pipeline} e2e/bare", overhead, TARGET_OVERHEAD))
-                if pipeline in TARGET_RATIO_SPEED:
-                    target = TARGET_RATIO_SPEED[pipeline]
-                    verdicts.append(_verdict(f"{pipeline} ours/rembg (issue 10)", ratio, target))
-            print(
-                f"{pipeline:9s} {stat:6s} {t['ours_e2e']:7.0f}ms {t['ours_bare']:7.0f}ms "
-                f"{overhead:8.2f} {t['source_bare']:7.0f}ms {t['rembg_e2e']:8.0f}ms {ratio:10.2f}"
-            )
-        stages = timing["stages_ms"]
-        stage_text = " ".join(
-            f"{k}={stages[k]:.0f}"
-            for k in (
-                "decode",
-                "preprocess",
-                "inference",
-                "postprocess",
-                "refine",
-                "layout",
-                "encode",
-            )
-            if k in stages
-        )
-        png = timing["png_bytes"]
-        print(
-            f"{'':9s} models {', '.join(timing['model_files'])}; peak RSS ours {rss_ours:.0f} MB, "
-            f"rembg {rss_rembg:.0f} MB; PNG ours {png['ours'] / 1e6:.2f} MB, rembg "
-            f"{png['rembg'] / 1e6:.2f} MB; last run: {stage_text}",
-            flush=True,
-        )
+        figures[pipeline] = _bench_pipeline(pipeline, args, verdicts)
     missed = [v for v in verdicts if v.endswith("MISSED")]
     print("targets (medians): " + "; ".join(verdicts))
     print(f"speed targets: {'all met' if not missed else f'{len(missed)} MISSED'}")

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from cutout import engine
-from cutout.engine import EngineError, Limits, Options
+from cutout.cutouts.engine_settings import default_pipeline, engine_limits
+from cutout.engine import EngineError, ModelMissing, Options, check_model
 
 IMAGE_SUFFIXES = {
     ".jpg",
@@ -74,20 +75,7 @@ class Command(BaseCommand):
         inputs: list[Path] = options["inputs"]
         if not inputs:
             raise CommandError("give at least one INPUT file or folder (or --list-models)")
-        fmt = options["format"] or "png"
-        try:
-            opts = Options(
-                mode=options["mode"],
-                format=fmt,
-                channels=options["channels"],
-                bg_color=options["bg_color"],
-                size=int(options["size"]) if str(options["size"]).isdigit() else options["size"],
-                crop=options["crop"],
-                crop_margin=options["crop_margin"],
-                pipeline=options["pipeline"] or settings.CUTOUT_DEFAULT_PIPELINE,
-            )
-        except EngineError as exc:
-            raise CommandError(f"{exc.field or 'option'}: {exc.message}") from None
+        opts = self._engine_options(options)
 
         jobs, missing = collect(inputs)
         for path in missing:
@@ -96,9 +84,7 @@ class Command(BaseCommand):
             raise CommandError("no images found")
         out = options["output"] or Path("cutouts")
         single_file = len(jobs) == 1 and inputs[0].is_file() and out.suffix != ""
-        limits = Limits(
-            max_bytes=settings.CUTOUT_MAX_UPLOAD_BYTES, max_pixels=settings.CUTOUT_MAX_PIXELS
-        )
+        limits = engine_limits()
         try:
             engine.preload([opts.pipeline])
         except EngineError as exc:
@@ -132,9 +118,22 @@ class Command(BaseCommand):
         if failures:
             raise CommandError(f"{failures} input(s) failed")
 
-    def _list_models(self) -> None:
-        from cutout.engine import ModelMissing, check_model
+    def _engine_options(self, options: dict[str, Any]) -> Options:
+        try:
+            return Options(
+                mode=options["mode"],
+                format=options["format"] or "png",
+                channels=options["channels"],
+                bg_color=options["bg_color"],
+                size=int(options["size"]) if str(options["size"]).isdigit() else options["size"],
+                crop=options["crop"],
+                crop_margin=options["crop_margin"],
+                pipeline=options["pipeline"] or default_pipeline(),
+            )
+        except EngineError as exc:
+            raise CommandError(f"{exc.field or 'option'}: {exc.message}") from None
 
+    def _list_models(self) -> None:
         for spec in engine.MODELS.values():
             try:
                 check_model(spec.name, full_hash=False)
@@ -149,7 +148,7 @@ class Command(BaseCommand):
                 f"         sha256:  {spec.sha256}"
             )
         for pipeline in engine.PIPELINES.values():
-            default = " (default)" if pipeline.name == settings.CUTOUT_DEFAULT_PIPELINE else ""
+            default = " (default)" if pipeline.name == default_pipeline() else ""
             self.stdout.write(f"pipeline {pipeline.name}{default}: {pipeline.description}")
 
 
