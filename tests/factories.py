@@ -9,7 +9,8 @@ The cast (:func:`make_cast`):
 - caller: an API key of its own workspace with credits (made on first use)
 
 Everyone signed up also has a personal workspace, as every real user does. Smaller tests build
-what they need with the same pieces: :func:`make_user` (signed up, or a bare account),
+what they need with the same pieces: :func:`make_user` (signed up), :func:`make_account` (a bare
+account),
 :func:`make_workspace` (optionally with an owner and credits), :func:`add_member`,
 :func:`make_caller` (an API key with credits) and :func:`signed_up` (a person in their personal
 workspace with exactly so many credits).
@@ -43,16 +44,16 @@ def _n() -> int:
 # People and workspaces
 
 
-def make_user(
-    email: str | None = None, *, verified: bool = True, signed_up: bool = True, **extra: Any
-) -> User:
-    """A user. ``signed_up``: as sign-up makes one (with a personal workspace and its trial
-    credits); otherwise a bare account in no workspace (``extra`` goes to the model)."""
+def make_user(email: str | None = None, *, verified: bool = True) -> User:
+    """A user as sign-up makes one: with a personal workspace (and its trial credits)."""
     email = email or f"user{_n()}-{uuid.uuid4().hex[:6]}@example.com"
-    if signed_up:
-        return accounts.user_create(email=email, password=PASSWORD, verified=verified)
+    return accounts.user_create(email=email, password=PASSWORD, verified=verified)
+
+
+def make_account(email: str | None = None, *, verified: bool = True, **extra: Any) -> User:
+    """A bare account in no workspace, made straight from the model (``extra`` goes to it)."""
     return User.objects.create_user(
-        email=email,
+        email=email or f"account{_n()}-{uuid.uuid4().hex[:6]}@example.com",
         password=PASSWORD,
         email_verified_at=timezone.now() if verified else None,
         **extra,
@@ -75,7 +76,7 @@ def make_workspace(
 
 def add_member(workspace: Workspace, role: str = Role.MEMBER, *, user: User | None = None) -> User:
     """``user`` (a new bare account when None) as a member of ``workspace`` with ``role``."""
-    user = user or make_user(signed_up=False)
+    user = user or make_account()
     Membership.objects.create(workspace=workspace, user=user, role=role)
     return user
 
@@ -189,7 +190,7 @@ class Caller:
 def make_caller(credits: int = 10, *, monthly_cap: int | None = None) -> Caller:
     """An API key (its secret in hand) of a workspace of its own with ``credits``."""
     n = _n()
-    user = make_user(f"api{n}@example.com", signed_up=False)
+    user = make_account(f"api{n}@example.com")
     workspace = make_workspace(f"API {n}", owner=user, credits=credits)
     key, secret = accounts.api_key_create(
         workspace=workspace, name="test key", created_by=user, monthly_cap=monthly_cap
