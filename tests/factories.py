@@ -10,8 +10,7 @@ The cast (:func:`make_cast`):
 
 Everyone signed up also has a personal workspace, as every real user does. Smaller tests build
 what they need with the same pieces: :func:`make_user` (signed up), :func:`make_account` (a bare
-account),
-:func:`make_workspace` (optionally with an owner and credits), :func:`add_member`,
+account), :func:`make_workspace` (optionally with an owner and credits), :func:`add_member`,
 :func:`make_caller` (an API key with credits) and :func:`signed_up` (a person in their personal
 workspace with exactly so many credits).
 """
