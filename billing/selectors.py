@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from accounts.models import ApiKey, User, Workspace
-from billing.models import CreditBalance, LedgerEntry, Payment
+from billing.models import CreditBalance, LedgerEntry, Payment, Reservation
+
+if TYPE_CHECKING:
+    from cutout.models import Cutout, JobItem
 
 
 @dataclass(frozen=True)
@@ -213,3 +217,41 @@ def payments_for(workspace: Workspace) -> QuerySet[Payment]:
     return Payment.objects.filter(workspace=workspace).exclude(
         status=Payment.Status.PENDING, checkout_url=""
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reservations
+
+
+def reservations_held(
+    *, cutout: Cutout | None = None, job_item: JobItem | None = None
+) -> QuerySet[Reservation]:
+    """Reservations still held for ``cutout`` and/or ``job_item`` (at least one is needed).
+
+    For deciding what to release; :func:`billing.services.credits_release` re-checks each under
+    its lock, so a reservation captured meanwhile is left alone.
+    """
+    if cutout is None and job_item is None:
+        raise ValueError("reservations_held needs a cutout or a job item.")
+    qs = Reservation.objects.filter(status=Reservation.Status.HELD)
+    if cutout is not None:
+        qs = qs.filter(cutout=cutout)
+    if job_item is not None:
+        qs = qs.filter(job_item=job_item)
+    return qs.order_by("created_at", "pk")
+
+
+def _month_start(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def api_key_month_usage(api_key: ApiKey, *, now: datetime | None = None) -> int:
+    """Credits the key captured or holds this calendar month (what its monthly cap limits)."""
+    start = _month_start(now or timezone.now())
+    total = Reservation.objects.filter(
+        api_key=api_key,
+        status__in=(Reservation.Status.HELD, Reservation.Status.CAPTURED),
+        created_at__gte=start,
+    ).aggregate(total=Sum("amount"))["total"]
+    return int(total or 0)
