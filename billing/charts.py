@@ -40,7 +40,7 @@ class _Frame:
     width: int
     height: int
     left: int = 44
-    right: int = 10
+    right: int = 20  # room for the last day's label, centred on the last bar
     top: int = 14
     bottom: int = 34
     plot_w: int = field(init=False)
