@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from accounts import errors, forms, selectors, services, throttle
-from accounts.models import Invitation
+from accounts.models import Invitation, User
 from accounts.views import invitations
 from accounts.views.common import base_url, safe_next, throttled
 
@@ -109,28 +109,31 @@ def signup(request: HttpRequest) -> HttpResponse:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             if invited:
                 return invitations.accept(request, token, user)
-            try:
-                services.email_verification_send(user=user, base_url=base_url(request))
-            except errors.EmailNotSent:
-                messages.success(request, "Welcome to Cutout!")
-                messages.warning(
-                    request,
-                    "We could not send the confirmation email; ask for a new one from your "
-                    "account page.",
-                )
-            else:
-                messages.success(
-                    request,
-                    f"Welcome to Cutout! We sent a link to {user.email} to confirm your address.",
-                )
-            if invitation is not None:
-                messages.warning(
-                    request,
-                    f"The invitation was for {invitation.email}, so you have not joined "
-                    f"{invitation.workspace.name}.",
-                )
+            _welcome(request, user, invitation)
             return redirect(safe_next(request, settings.LOGIN_REDIRECT_URL))
     return render(request, "accounts/signup.html", {**context, "form": form})
+
+
+def _welcome(request: HttpRequest, user: User, invitation: Invitation | None) -> None:
+    """Send the confirmation link and say so (or that it could not be sent)."""
+    try:
+        services.email_verification_send(user=user, base_url=base_url(request))
+    except errors.EmailNotSent:
+        messages.success(request, "Welcome to Cutout!")
+        messages.warning(
+            request,
+            "We could not send the confirmation email; ask for a new one from your account page.",
+        )
+    else:
+        messages.success(
+            request, f"Welcome to Cutout! We sent a link to {user.email} to confirm your address."
+        )
+    if invitation is not None:  # for another address: signed up, but not joined
+        messages.warning(
+            request,
+            f"The invitation was for {invitation.email}, so you have not joined "
+            f"{invitation.workspace.name}.",
+        )
 
 
 @require_http_methods(["GET", "POST"])
