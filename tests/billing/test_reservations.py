@@ -6,7 +6,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Membership
 from billing import errors
 from billing.models import CreditBalance, LedgerEntry, Reservation
 from billing.selectors import balance_for, reservations_held
@@ -22,7 +22,7 @@ from billing.services import (
 )
 from cutout.models import Cutout, Job, JobItem
 
-from .conftest import make_user
+from .conftest import make_user, make_workspace
 
 
 def grant(workspace, amount, key="g"):
@@ -100,8 +100,6 @@ def test_reserve_is_idempotent(workspace):
 
 
 def test_reserve_key_from_another_workspace_is_a_conflict(workspace, owner):
-    from .conftest import make_workspace
-
     other = make_workspace("Other", owner=owner)
     grant(workspace, 5)
     grant(other, 5, key="g2")
@@ -199,8 +197,6 @@ def test_low_balance_notice_once_per_crossing(
 ):
     settings.CUTOUT_LOW_BALANCE_THRESHOLD = 2
     member = make_user("member@example.com")
-    from accounts.models import Membership
-
     Membership.objects.create(workspace=workspace, user=member, role="member")
     grant(workspace, 4)
 
