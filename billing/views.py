@@ -6,11 +6,10 @@ Views stay thin: they read through :mod:`billing.selectors` and write through
 
 from __future__ import annotations
 
-import csv
 import logging
 import secrets
-from datetime import date, timedelta
-from typing import Any, cast
+from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,10 +24,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import workspace_required
 from accounts.middleware import MemberRequest
-from accounts.models import Workspace
-from billing import errors, selectors, services, stripe_client
+from billing import errors, selectors, services, stripe_client, usage_report
 from billing.charts import bar_chart
-from billing.models import CreditPack, Payment, StripeEvent, format_money
+from billing.models import CreditPack, Payment, StripeEvent
 
 logger = logging.getLogger(__name__)
 
@@ -150,71 +148,13 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
 
 
 # ---------------------------------------------------------------------------------------------
-# Staff usage report (also shown inside the admin, see billing.admin.UsageReportAdmin)
-
-
-def _parse_day(raw: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(raw) if raw else default
-    except ValueError:
-        return default
-
-
-def usage_context(request: HttpRequest) -> dict[str, Any]:
-    """Filters from the query string and the report they select."""
-    today = timezone.localdate()
-    end = _parse_day(request.GET.get("end"), today)
-    start = _parse_day(request.GET.get("start"), end - timedelta(days=29))
-    if start > end:
-        start, end = end, start
-    if (end - start).days > 366:
-        start = end - timedelta(days=366)
-    group = request.GET.get("group", "workspace")
-    if group not in selectors.GROUPS:
-        group = "workspace"
-    workspace = None
-    ws_raw = request.GET.get("workspace", "")
-    if ws_raw.isdigit():
-        workspace = Workspace.objects.filter(pk=int(ws_raw)).first()
-    rows = selectors.usage_by(group=group, start=start, end=end, workspace=workspace)
-    totals = selectors.usage_totals(start=start, end=end, workspace=workspace)
-    return {
-        "start": start,
-        "end": end,
-        "group": group,
-        "groups": selectors.GROUPS,
-        "workspace": workspace,
-        "workspaces": Workspace.objects.order_by("name").values_list("pk", "name"),
-        "rows": rows,
-        "group_label": selectors.GROUPS[group],
-        "totals": totals,
-        "revenue": [format_money(m, c) for c, m in sorted(totals.revenue.items())],
-        "chart": bar_chart(selectors.usage_daily(start=start, end=end, workspace=workspace)),
-        "query": request.GET.urlencode(),
-    }
-
-
-def usage_csv(context: dict[str, Any]) -> HttpResponse:
-    group = context["group"]
-    name = f"cutout-usage-{group}-{context['start']}-{context['end']}.csv"
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    writer = csv.writer(response)
-    writer.writerow([selectors.GROUPS[group], "id", "credits used", "cutouts", "refunded", "net"])
-    for row in context["rows"]:
-        label = row.label
-        if label[:1] in ("=", "+", "-", "@"):
-            label = "'" + label  # keep spreadsheets from running it as a formula
-        writer.writerow([label, row.key, row.credits, row.cutouts, row.refunded, row.net])
-    totals = context["totals"]
-    writer.writerow(["Total", "", totals.credits, totals.cutouts, totals.refunded, totals.net])
-    return response
+# Staff usage report (built by billing.usage_report; the admin shows it too)
 
 
 @staff_member_required
 @require_GET
 def usage(request: HttpRequest) -> HttpResponse:
-    context = usage_context(request)
+    context = usage_report.context(request)
     if request.GET.get("format") == "csv":
-        return usage_csv(context)
+        return usage_report.csv_response(context)
     return render(request, "billing/usage.html", context)
