@@ -17,7 +17,8 @@ Each is used bare (``@workspace_required``) or with options::
   error body instead: ``{"error": {"code": "not_signed_in", "title", "message", "charged":
   false, "action_url", "action_label"}}``.
 - no current workspace: 404.
-- not allowed (manager and owner gates): the 403 page (:func:`forbidden`).
+- not allowed (manager and owner gates), or the view raised ``accounts.errors.NotAllowed``: the
+  403 page with its message (:func:`forbidden`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from accounts import permissions
+from accounts import errors, permissions
 from accounts.models import Role
 
 V = TypeVar("V", bound=Callable[..., HttpResponse])
@@ -92,7 +93,10 @@ class Gate:
                 problem = self.check(request)
                 if problem:
                     return forbidden(request, problem)
-                return view(request, *args, **kwargs)
+                try:
+                    return view(request, *args, **kwargs)
+                except errors.NotAllowed as exc:
+                    return forbidden(request, exc.message)
 
             return cast(V, wrapped)
 

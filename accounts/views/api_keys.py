@@ -14,10 +14,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts import forms, permissions, selectors, services
-from accounts.decorators import forbidden, manager_required, workspace_required
+from accounts import forms, selectors, services
+from accounts.decorators import manager_required, workspace_required
 from accounts.middleware import MemberRequest
 from accounts.models import ApiKey
+from accounts.views.common import managed_object
 
 
 @manager_required
@@ -52,11 +53,12 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_key_update(request: HttpRequest, pk: int) -> HttpResponse:
     req = cast(MemberRequest, request)
-    key = selectors.get_for_workspace(
-        ApiKey.objects.select_related("workspace"), req.workspace, pk=pk
+    key = managed_object(
+        req,
+        ApiKey.objects.select_related("workspace"),
+        pk,
+        refusal="Only owners and admins can change API keys.",
     )
-    if not permissions.can_manage(req.membership.role):
-        return forbidden(request, "Only owners and admins can change API keys.")
     form = forms.ApiKeyForm(request.POST, prefix=f"k{key.pk}")
     if not form.is_valid():
         messages.error(request, "The monthly cap must be a whole number of credits, or empty.")
@@ -75,11 +77,12 @@ def api_key_update(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def api_key_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     req = cast(MemberRequest, request)
-    key = selectors.get_for_workspace(
-        ApiKey.objects.select_related("workspace"), req.workspace, pk=pk
+    key = managed_object(
+        req,
+        ApiKey.objects.select_related("workspace"),
+        pk,
+        refusal="Only owners and admins can revoke API keys.",
     )
-    if not permissions.can_manage(req.membership.role):
-        return forbidden(request, "Only owners and admins can revoke API keys.")
     services.api_key_revoke(api_key=key, by=req.user)
     messages.success(request, f"Revoked {key.name}. It stops working immediately.")
     return HttpResponseRedirect(reverse("api_keys"))

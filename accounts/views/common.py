@@ -1,17 +1,21 @@
 """What the account views share: the site's base URL, safe ``next`` targets, form errors as
-messages, and the throttled answer."""
+messages, the throttled answer, and objects only managers may change."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from accounts import throttle
+from accounts import errors, permissions, selectors, throttle
+from accounts.middleware import MemberRequest
+
+M = TypeVar("M", bound=Model)
 
 
 def base_url(request: HttpRequest) -> str:
@@ -42,3 +46,16 @@ def throttled(
     response = render(request, template, context, status=429)
     response["Retry-After"] = str(wait)
     return response
+
+
+def managed_object(req: MemberRequest, queryset: QuerySet[M], pk: int, *, refusal: str) -> M:
+    """The current workspace's object ``pk``, for an owner or admin to change.
+
+    Another workspace's object (or none) is a 404 whoever asks, so the role is checked after the
+    lookup: a member without the role gets the 403 page saying ``refusal`` (``NotAllowed``, which
+    the workspace gates answer).
+    """
+    found = selectors.get_for_workspace(queryset, req.workspace, pk=pk)
+    if not permissions.can_manage(req.membership.role):
+        raise errors.NotAllowed(refusal)
+    return found

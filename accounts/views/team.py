@@ -13,7 +13,7 @@ from accounts import errors, forms, permissions, selectors, services, throttle
 from accounts.decorators import forbidden, manager_required, workspace_required
 from accounts.middleware import MemberRequest, switch_workspace
 from accounts.models import ApiKey, Invitation, Membership, Role, Workspace
-from accounts.views.common import base_url, form_errors_to_messages
+from accounts.views.common import base_url, form_errors_to_messages, managed_object
 
 
 @workspace_required
@@ -119,11 +119,12 @@ def team_settings(request: HttpRequest) -> HttpResponse:
 @require_POST
 def team_member_role(request: HttpRequest, pk: int) -> HttpResponse:
     req = cast(MemberRequest, request)
-    target = selectors.get_for_workspace(
-        Membership.objects.select_related("user"), req.workspace, pk=pk
+    target = managed_object(
+        req,
+        Membership.objects.select_related("user"),
+        pk,
+        refusal="Only owners and admins can change roles.",
     )
-    if not permissions.can_manage(req.membership.role):
-        return forbidden(request, "Only owners and admins can change roles.")
     form = forms.RoleForm(request.POST, actor_role=req.membership.role, prefix=f"m{target.pk}")
     if not form.is_valid():
         messages.error(request, "Choose one of the roles you can give.")
@@ -191,9 +192,12 @@ def team_leave(request: HttpRequest) -> HttpResponse:
 @require_POST
 def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     req = cast(MemberRequest, request)
-    invitation = selectors.get_for_workspace(Invitation.objects.all(), req.workspace, pk=pk)
-    if not permissions.can_manage(req.membership.role):
-        return forbidden(request, "Only owners and admins can withdraw invitations.")
+    invitation = managed_object(
+        req,
+        Invitation.objects.all(),
+        pk,
+        refusal="Only owners and admins can withdraw invitations.",
+    )
     services.invitation_revoke(invitation=invitation, by=req.user)
     messages.success(request, f"Withdrew the invitation to {invitation.email}.")
     return redirect("team")

@@ -15,6 +15,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from accounts.decorators import manager_required, owner_required, workspace_required
+from accounts.errors import NotAllowed
 from accounts.middleware import SESSION_KEY, WorkspaceMiddleware
 from accounts.models import Membership
 from accounts.selectors import for_workspace, get_for_workspace, membership_current
@@ -186,3 +187,16 @@ def test_gate_options_for_signed_out_clients(cast: Cast):
     teammate.membership = Membership.objects.get(user=cast.teammate.user, workspace=cast.team)
     assert managers(teammate).status_code == 403
     assert view(teammate).status_code == 200
+
+
+def test_gates_answer_not_allowed_with_the_403_page(cast: Cast):
+    @workspace_required
+    def view(request):
+        raise NotAllowed("Only owners can rename the moon.")
+
+    request = _request(cast.teammate.user)
+    request.workspace = cast.team
+    request.membership = Membership.objects.get(user=cast.teammate.user, workspace=cast.team)
+    response = view(request)
+    assert response.status_code == 403
+    assert "Only owners can rename the moon." in response.content.decode()
