@@ -61,12 +61,6 @@ def memberships_for_user(user: User) -> QuerySet[Membership]:
     )
 
 
-def membership_for(user: User, workspace: Workspace) -> Membership | None:
-    if not user.is_authenticated:
-        return None
-    return Membership.objects.filter(user=user, workspace=workspace).first()
-
-
 def membership_current(user: User, workspace_id: Any = None) -> Membership | None:
     """The membership to use for a request, in one query.
 
@@ -101,10 +95,6 @@ def workspace_members(workspace: Workspace) -> QuerySet[Membership]:
         .select_related("user")
         .order_by(order, "user__email")
     )
-
-
-def workspace_owner_count(workspace: Workspace) -> int:
-    return Membership.objects.filter(workspace=workspace, role=Role.OWNER).count()
 
 
 def invitations_pending(workspace: Workspace) -> QuerySet[Invitation]:

@@ -23,6 +23,7 @@ from django.utils.text import slugify
 
 from accounts import errors, permissions, selectors, tokens
 from accounts.models import ApiKey, Invitation, Membership, Role, User, Workspace
+from billing.services import credits_grant
 
 PERSONAL_WORKSPACE_NAME = "Personal"
 
@@ -113,8 +114,6 @@ def trial_credits_grant(*, workspace: Workspace) -> None:
     amount = int(settings.CUTOUT_TRIAL_CREDITS)
     if amount <= 0:
         return
-    from billing.services import credits_grant
-
     credits_grant(
         workspace=workspace,
         amount=amount,

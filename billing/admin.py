@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
 from accounts.models import User, Workspace
-from billing import errors, services, views
+from billing import errors, services, usage_report
 from billing.models import (
     CreditBalance,
     CreditPack,
@@ -313,9 +313,9 @@ class UsageReportAdmin(ReadOnlyAdmin):
     """Usage per workspace, user, API key or day, with a chart and CSV export."""
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-        context = views.usage_context(request)
+        context = usage_report.context(request)
         if request.GET.get("format") == "csv":
-            return views.usage_csv(context)
+            return usage_report.csv_response(context)
         context.update(
             {
                 **self.admin_site.each_context(request),

@@ -1,16 +1,25 @@
-"""Reads of credits that need care (no locks: for display and decisions that re-check later)."""
+"""Reads of credits that need care (no locks: for display and decisions that re-check later).
+
+Balances, the usage reports and chart series (staff report, billing page, workspace usage page),
+the ledger and payments of a workspace, held reservations and an API key's monthly usage.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from accounts.models import ApiKey, User, Workspace
-from billing.models import CreditBalance, LedgerEntry, Payment
+from billing.charts import PALETTE, Series
+from billing.models import CreditBalance, LedgerEntry, Payment, Reservation
+
+if TYPE_CHECKING:
+    from cutout.models import Cutout, JobItem
 
 
 @dataclass(frozen=True)
@@ -79,11 +88,47 @@ def _day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 def _entries(start: date, end: date, workspace: Workspace | None) -> QuerySet[LedgerEntry]:
+    """Entries of the days from ``start`` to ``end`` (inclusive, in the current time zone)."""
     since, until = _day_bounds(start, end)
     qs = LedgerEntry.objects.filter(created_at__gte=since, created_at__lt=until)
     if workspace is not None:
         qs = qs.filter(workspace=workspace)
     return qs
+
+
+def _usage_entries(start: date, end: date, workspace: Workspace | None) -> QuerySet[LedgerEntry]:
+    """Usage in the days: debits, and refunds of debits (other refunds are not usage)."""
+    return _entries(start, end, workspace).filter(
+        Q(kind=LedgerEntry.Kind.DEBIT) | Q(kind=LedgerEntry.Kind.REFUND, refund_of__isnull=False)
+    )
+
+
+def _who(field: str) -> Case:
+    """``field`` of the entry, or of the debit it refunds: a refund of a debit counts against
+    whoever made the debit, not the admin who refunded it."""
+    return Case(When(refund_of__isnull=False, then=F(f"refund_of__{field}")), default=F(field))
+
+
+def _group_labels(group: str, ids: list[int]) -> dict[object, str]:
+    if group == "workspace":
+        return dict(Workspace.objects.filter(pk__in=ids).values_list("pk", "name"))
+    if group == "user":
+        return dict(User.objects.filter(pk__in=ids).values_list("pk", "email"))
+    if group == "api_key":
+        return {
+            pk: f"{name} ({prefix}…) · {ws}"
+            for pk, name, prefix, ws in ApiKey.objects.filter(pk__in=ids).values_list(
+                "pk", "name", "prefix", "workspace__name"
+            )
+        }
+    return {}
+
+
+NONE_LABELS = {
+    "workspace": "(deleted)",
+    "user": "(no user: API key or system)",
+    "api_key": "(web app, no API key)",
+}
 
 
 def usage_by(
@@ -92,20 +137,13 @@ def usage_by(
     """Credits used (debits) and refunded, per workspace, user, API key or day."""
     if group not in GROUPS:
         raise ValueError(f"Unknown usage grouping {group!r}.")
-    qs = _entries(start, end, workspace).filter(
-        Q(kind=LedgerEntry.Kind.DEBIT) | Q(kind=LedgerEntry.Kind.REFUND, refund_of__isnull=False)
-    )
-
-    # A refund of a debit counts against whoever made the debit, not the admin who refunded it.
-    def who(field: str) -> Case:
-        return Case(When(refund_of__isnull=False, then=F(f"refund_of__{field}")), default=F(field))
-
+    qs = _usage_entries(start, end, workspace)
     if group == "workspace":
         qs = qs.annotate(g=F("workspace_id"))
     elif group == "user":
-        qs = qs.annotate(g=who("actor_user_id"))
+        qs = qs.annotate(g=_who("actor_user_id"))
     elif group == "api_key":
-        qs = qs.annotate(g=who("actor_api_key_id"))
+        qs = qs.annotate(g=_who("actor_api_key_id"))
     else:
         qs = qs.annotate(g=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
     rows = list(
@@ -117,24 +155,7 @@ def usage_by(
         )
         .order_by("g")
     )
-    ids = [row["g"] for row in rows if row["g"] is not None]
-    labels: dict[object, str] = {}
-    if group == "workspace":
-        labels = dict(Workspace.objects.filter(pk__in=ids).values_list("pk", "name"))
-    elif group == "user":
-        labels = dict(User.objects.filter(pk__in=ids).values_list("pk", "email"))
-    elif group == "api_key":
-        labels = {
-            pk: f"{name} ({prefix}…) · {ws}"
-            for pk, name, prefix, ws in ApiKey.objects.filter(pk__in=ids).values_list(
-                "pk", "name", "prefix", "workspace__name"
-            )
-        }
-    none_label = {
-        "workspace": "(deleted)",
-        "user": "(no user: API key or system)",
-        "api_key": "(web app, no API key)",
-    }
+    labels = _group_labels(group, [row["g"] for row in rows if row["g"] is not None])
     result = []
     for row in rows:
         g = row["g"]
@@ -142,7 +163,7 @@ def usage_by(
             key = label = g.isoformat()
         else:
             key = "" if g is None else str(g)
-            label = none_label[group] if g is None else labels.get(g, f"#{g} (deleted)")
+            label = NONE_LABELS[group] if g is None else labels.get(g, f"#{g} (deleted)")
         result.append(
             UsageRow(
                 key=key,
@@ -169,6 +190,52 @@ def usage_daily(
     return [
         (start + timedelta(days=i), used.get(start + timedelta(days=i), 0)) for i in range(days)
     ]
+
+
+def usage_series(*, workspace: Workspace, start: date, end: date) -> list[Series]:
+    """Credits used per day, net of refunds, by each member and each API key of ``workspace``.
+
+    Work done with an API key counts for the key, other work for the member who did it (deleted
+    or no user: "System"); a refund counts for whoever made the debit. A day's value is never
+    below zero (a refund can land on a later day than its debit). One value per day from
+    ``start`` to ``end`` (inclusive); the busiest series first, each with its chart colour.
+    """
+    rows = (
+        _usage_entries(start, end, workspace)
+        .annotate(
+            day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()),
+            who_user=_who("actor_user_id"),
+            who_key=_who("actor_api_key_id"),
+        )
+        .values("day", "who_user", "who_key")
+        .annotate(total=Sum("amount"))
+    )
+    days = (end - start).days + 1
+    buckets: dict[tuple[str, int], list[int]] = {}
+    for row in rows:
+        who = ("key", row["who_key"]) if row["who_key"] else ("member", row["who_user"] or 0)
+        values = buckets.setdefault(who, [0] * days)
+        index = (row["day"] - start).days
+        if 0 <= index < days:
+            values[index] -= int(row["total"] or 0)
+    users = dict(
+        User.objects.filter(pk__in=[pk for kind, pk in buckets if kind == "member"]).values_list(
+            "pk", "email"
+        )
+    )
+    keys = {
+        pk: f"{name} ({prefix}…)"
+        for pk, name, prefix in ApiKey.objects.filter(
+            workspace=workspace, pk__in=[pk for kind, pk in buckets if kind == "key"]
+        ).values_list("pk", "name", "prefix")
+    }
+    ranked = sorted(buckets.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
+    out: list[Series] = []
+    for i, ((kind, pk), values) in enumerate(ranked):
+        label = users.get(pk, "System") if kind == "member" else keys.get(pk, f"Key #{pk}")
+        colour = PALETTE[i % len(PALETTE)]
+        out.append(Series(f"{kind}-{pk}", label, kind, [max(v, 0) for v in values], colour))
+    return out
 
 
 def usage_totals(*, start: date, end: date, workspace: Workspace | None = None) -> UsageTotals:
@@ -213,3 +280,41 @@ def payments_for(workspace: Workspace) -> QuerySet[Payment]:
     return Payment.objects.filter(workspace=workspace).exclude(
         status=Payment.Status.PENDING, checkout_url=""
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reservations
+
+
+def reservations_held(
+    *, cutout: Cutout | None = None, job_item: JobItem | None = None
+) -> QuerySet[Reservation]:
+    """Reservations still held for ``cutout`` and/or ``job_item`` (at least one is needed).
+
+    For deciding what to release; :func:`billing.services.credits_release` re-checks each under
+    its lock, so a reservation captured meanwhile is left alone.
+    """
+    if cutout is None and job_item is None:
+        raise ValueError("reservations_held needs a cutout or a job item.")
+    qs = Reservation.objects.filter(status=Reservation.Status.HELD)
+    if cutout is not None:
+        qs = qs.filter(cutout=cutout)
+    if job_item is not None:
+        qs = qs.filter(job_item=job_item)
+    return qs.order_by("created_at", "pk")
+
+
+def _month_start(now: datetime) -> datetime:
+    local = timezone.localtime(now)
+    return local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def api_key_month_usage(api_key: ApiKey, *, now: datetime | None = None) -> int:
+    """Credits the key captured or holds this calendar month (what its monthly cap limits)."""
+    start = _month_start(now or timezone.now())
+    total = Reservation.objects.filter(
+        api_key=api_key,
+        status__in=(Reservation.Status.HELD, Reservation.Status.CAPTURED),
+        created_at__gte=start,
+    ).aggregate(total=Sum("amount"))["total"]
+    return int(total or 0)

@@ -6,18 +6,15 @@ Views stay thin: they read through :mod:`billing.selectors` and write through
 
 from __future__ import annotations
 
-import csv
 import logging
 import secrets
-from datetime import date, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,65 +22,31 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import Membership, User, Workspace
-from billing import errors, selectors, services, stripe_client
+from accounts.decorators import workspace_required
+from accounts.middleware import MemberRequest
+from billing import errors, selectors, services, stripe_client, usage_report
 from billing.charts import bar_chart
-from billing.models import CreditPack, Payment, StripeEvent, format_money
+from billing.models import CreditPack, Payment, StripeEvent
 
 logger = logging.getLogger(__name__)
 
 
-def current_membership(request: HttpRequest) -> Membership | None:
-    """The signed-in user's membership of the current workspace.
-
-    ``accounts.middleware.WorkspaceMiddleware`` sets ``request.membership``; without it, the
-    user's personal workspace (or their oldest membership) is current.
-    """
-    membership = getattr(request, "membership", None)
-    if isinstance(membership, Membership):
-        return membership
-    if not request.user.is_authenticated:
-        return None
-    return (
-        Membership.objects.filter(user_id=request.user.pk)
-        .select_related("workspace")
-        .annotate(
-            personal=Case(
-                When(workspace__kind=Workspace.Kind.PERSONAL, then=Value(0)),
-                default=Value(1),
-                output_field=IntegerField(),
-            )
-        )
-        .order_by("personal", "created_at")
-        .first()
-    )
-
-
-def _membership_or_404(request: HttpRequest) -> Membership:
-    membership = current_membership(request)
-    if membership is None:
-        raise Http404("No workspace.")
-    return membership
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # every caller is behind login_required
-    return user
+def _member(request: HttpRequest) -> MemberRequest:
+    return cast(MemberRequest, request)  # every caller is behind workspace_required
 
 
 def _absolute(request: HttpRequest, name: str) -> str:
     return request.build_absolute_uri(reverse(name))
 
 
-@login_required
+@workspace_required
 @require_GET
 def billing(request: HttpRequest) -> HttpResponse:
-    membership = _membership_or_404(request)
-    workspace = membership.workspace
+    req = _member(request)
+    workspace = req.workspace
     today = timezone.localdate()
     start = today - timedelta(days=29)
-    problem = services.purchase_permission_problem(workspace=workspace, user=_user(request))
+    problem = services.purchase_permission_problem(workspace=workspace, user=req.user)
     history = Paginator(selectors.ledger_for(workspace), 25).get_page(request.GET.get("page"))
     return render(
         request,
@@ -113,18 +76,18 @@ def _threshold() -> int:
     return int(settings.CUTOUT_LOW_BALANCE_THRESHOLD)
 
 
-@login_required
+@workspace_required
 @require_POST
 def checkout(request: HttpRequest) -> HttpResponse:
-    membership = _membership_or_404(request)
+    req = _member(request)
     raw_pack = request.POST.get("pack", "")
     if not raw_pack.isdigit():  # a tampered form: no such pack, not a server error
         raise Http404("No such credit pack.")
     pack = get_object_or_404(CreditPack, pk=int(raw_pack), active=True)
     try:
         payment = services.checkout_start(
-            workspace=membership.workspace,
-            user=_user(request),
+            workspace=req.workspace,
+            user=req.user,
             pack=pack,
             token=request.POST.get("token", ""),
             success_url=_absolute(request, "billing_success") + "?session_id={CHECKOUT_SESSION_ID}",
@@ -136,15 +99,13 @@ def checkout(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(payment.checkout_url, status=303)  # see other: GET it
 
 
-@login_required
+@workspace_required
 @require_GET
 def success(request: HttpRequest) -> HttpResponse:
-    membership = _membership_or_404(request)
+    workspace = _member(request).workspace
     session_id = request.GET.get("session_id", "")
     payment = (
-        Payment.objects.filter(
-            workspace=membership.workspace, stripe_checkout_session_id=session_id
-        ).first()
+        Payment.objects.filter(workspace=workspace, stripe_checkout_session_id=session_id).first()
         if session_id
         else None
     )
@@ -153,14 +114,14 @@ def success(request: HttpRequest) -> HttpResponse:
         "billing/success.html",
         {
             "payment": payment,
-            "balance": selectors.balance_for(membership.workspace),
+            "balance": selectors.balance_for(workspace),
             "waiting": payment is not None
             and payment.status in (Payment.Status.PENDING, Payment.Status.PROCESSING),
         },
     )
 
 
-@login_required
+@workspace_required
 @require_GET
 def cancel(request: HttpRequest) -> HttpResponse:
     return render(request, "billing/cancel.html")
@@ -187,71 +148,13 @@ def stripe_webhook(request: HttpRequest) -> HttpResponse:
 
 
 # ---------------------------------------------------------------------------------------------
-# Staff usage report (also shown inside the admin, see billing.admin.UsageReportAdmin)
-
-
-def _parse_day(raw: str | None, default: date) -> date:
-    try:
-        return date.fromisoformat(raw) if raw else default
-    except ValueError:
-        return default
-
-
-def usage_context(request: HttpRequest) -> dict[str, Any]:
-    """Filters from the query string and the report they select."""
-    today = timezone.localdate()
-    end = _parse_day(request.GET.get("end"), today)
-    start = _parse_day(request.GET.get("start"), end - timedelta(days=29))
-    if start > end:
-        start, end = end, start
-    if (end - start).days > 366:
-        start = end - timedelta(days=366)
-    group = request.GET.get("group", "workspace")
-    if group not in selectors.GROUPS:
-        group = "workspace"
-    workspace = None
-    ws_raw = request.GET.get("workspace", "")
-    if ws_raw.isdigit():
-        workspace = Workspace.objects.filter(pk=int(ws_raw)).first()
-    rows = selectors.usage_by(group=group, start=start, end=end, workspace=workspace)
-    totals = selectors.usage_totals(start=start, end=end, workspace=workspace)
-    return {
-        "start": start,
-        "end": end,
-        "group": group,
-        "groups": selectors.GROUPS,
-        "workspace": workspace,
-        "workspaces": Workspace.objects.order_by("name").values_list("pk", "name"),
-        "rows": rows,
-        "group_label": selectors.GROUPS[group],
-        "totals": totals,
-        "revenue": [format_money(m, c) for c, m in sorted(totals.revenue.items())],
-        "chart": bar_chart(selectors.usage_daily(start=start, end=end, workspace=workspace)),
-        "query": request.GET.urlencode(),
-    }
-
-
-def usage_csv(context: dict[str, Any]) -> HttpResponse:
-    group = context["group"]
-    name = f"cutout-usage-{group}-{context['start']}-{context['end']}.csv"
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    writer = csv.writer(response)
-    writer.writerow([selectors.GROUPS[group], "id", "credits used", "cutouts", "refunded", "net"])
-    for row in context["rows"]:
-        label = row.label
-        if label[:1] in ("=", "+", "-", "@"):
-            label = "'" + label  # keep spreadsheets from running it as a formula
-        writer.writerow([label, row.key, row.credits, row.cutouts, row.refunded, row.net])
-    totals = context["totals"]
-    writer.writerow(["Total", "", totals.credits, totals.cutouts, totals.refunded, totals.net])
-    return response
+# Staff usage report (built by billing.usage_report; the admin shows it too)
 
 
 @staff_member_required
 @require_GET
 def usage(request: HttpRequest) -> HttpResponse:
-    context = usage_context(request)
+    context = usage_report.context(request)
     if request.GET.get("format") == "csv":
-        return usage_csv(context)
+        return usage_report.csv_response(context)
     return render(request, "billing/usage.html", context)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
@@ -149,8 +150,6 @@ def test_change_pages_open(cast: Cast, staff, mailoutbox):
 
 def test_view_only_staff_cannot_revoke_keys_or_withdraw_invitations(cast: Cast, mailoutbox):
     """Admin actions that change rows need the change permission, like the change form does."""
-    from django.contrib.auth.models import Permission
-
     viewer = User.objects.create_user(email="viewer@example.com", password=PASSWORD, is_staff=True)
     viewer.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_apikey", "view_invitation"])

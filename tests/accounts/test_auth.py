@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import smtplib
 
 import pytest
 from django.contrib.auth import SESSION_KEY as AUTH_SESSION_KEY
@@ -193,8 +194,6 @@ def test_users_without_a_workspace_get_one_on_first_request(client, settings):
 
 
 def test_signup_survives_a_mail_server_failure(client, monkeypatch):
-    import smtplib
-
     def refuse(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("down")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import smtplib
 from datetime import timedelta
 
 import pytest
@@ -221,8 +222,6 @@ def test_resend_replaces_the_pending_invitation(cast: Cast, mailoutbox):
 
 
 def test_mail_server_failure_keeps_the_invitation_and_says_so(cast: Cast, monkeypatch, caplog):
-    import smtplib
-
     def refuse(*args, **kwargs):
         raise smtplib.SMTPServerDisconnected("down")
 

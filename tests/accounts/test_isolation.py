@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages import get_messages
+from django.contrib.messages.storage.fallback import FallbackStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.http import Http404, HttpResponse
 from django.test import RequestFactory
+from django.urls import reverse
 
 from accounts.decorators import manager_required, owner_required, workspace_required
+from accounts.errors import NotAllowed
 from accounts.middleware import SESSION_KEY, WorkspaceMiddleware
 from accounts.models import Membership
 from accounts.selectors import for_workspace, get_for_workspace, membership_current
@@ -133,3 +138,65 @@ def test_decorators(cast: Cast, decorator, allowed):
     anonymous = _request(AnonymousUser())
     anonymous.workspace = anonymous.membership = None
     assert view(anonymous).status_code == 302
+
+
+def _signed_out(path: str, **headers):
+    request = RequestFactory().get(path, **headers)
+    request.user = AnonymousUser()
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)  # type: ignore[attr-defined]
+    request.workspace = request.membership = None  # type: ignore[attr-defined]
+    return request
+
+
+def test_gate_options_for_signed_out_clients(cast: Cast):
+    """``answer_json`` answers scripts in the web app's error shape; pages go to the login page
+    with ``login_message`` shown there. Signed in, the view runs."""
+    view = _decorated(workspace_required(login_message="Log in to see this.", answer_json=True))
+    for request in (
+        _signed_out("/library", HTTP_ACCEPT="application/json"),
+        _signed_out("/batches/1/status.json"),
+    ):
+        response = view(request)
+        assert response.status_code == 401
+        assert json.loads(response.content) == {
+            "error": {
+                "code": "not_signed_in",
+                "title": "You are signed out",
+                "message": "Your session has ended. Log in again to continue.",
+                "charged": False,
+                "action_url": reverse("login"),
+                "action_label": "Log in",
+            }
+        }
+        assert list(get_messages(request)) == []
+    page = _signed_out("/library?page=2")
+    response = view(page)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next=/library%3Fpage%3D2"
+    assert [m.message for m in get_messages(page)] == ["Log in to see this."]
+
+    plain = _decorated(workspace_required)  # no options: a redirect for everyone, no message
+    request = _signed_out("/x.json", HTTP_ACCEPT="application/json")
+    assert plain(request).status_code == 302 and list(get_messages(request)) == []
+
+    managers = _decorated(manager_required(answer_json=True))
+    assert managers(_signed_out("/x", HTTP_ACCEPT="application/json")).status_code == 401
+    teammate = _request(cast.teammate.user)
+    teammate.workspace = cast.team
+    teammate.membership = Membership.objects.get(user=cast.teammate.user, workspace=cast.team)
+    assert managers(teammate).status_code == 403
+    assert view(teammate).status_code == 200
+
+
+def test_gates_answer_not_allowed_with_the_403_page(cast: Cast):
+    @workspace_required
+    def view(request):
+        raise NotAllowed("Only owners can rename the moon.")
+
+    request = _request(cast.teammate.user)
+    request.workspace = cast.team
+    request.membership = Membership.objects.get(user=cast.teammate.user, workspace=cast.team)
+    response = view(request)
+    assert response.status_code == 403
+    assert "Only owners can rename the moon." in response.content.decode()

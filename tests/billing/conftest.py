@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import Membership, Role, User, Workspace
 
@@ -32,8 +33,6 @@ def make_workspace(name: str = "Acme", *, owner: User | None = None) -> Workspac
 
 
 def make_user(email: str | None = None, *, verified: bool = True, **extra: object) -> User:
-    from django.utils import timezone
-
     n = next(_counter)
     return User.objects.create_user(
         email=email or f"user{n}@example.com",

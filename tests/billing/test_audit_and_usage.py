@@ -6,13 +6,16 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ApiKey, Membership
 from billing import context_processors
+from billing.management.commands.credits_audit import Command
 from billing.models import CreditBalance, LedgerEntry, Reservation
 from billing.selectors import balance_for, usage_by, usage_daily, usage_totals
 from billing.services import (
@@ -96,10 +99,6 @@ def test_audit_catches_a_broken_running_balance(workspace):
 
 def test_audit_command_line_exits_non_zero(workspace, capsys, monkeypatch):
     """As ``manage.py credits_audit`` runs it: exit status 1 with the report, 0 when clean."""
-    from django.db import connections
-
-    from billing.management.commands.credits_audit import Command
-
     # run_from_argv closes connections at the end; keep the test's transaction open.
     monkeypatch.setattr(connections, "close_all", lambda: None)
     credits_grant(workspace=workspace, amount=5, reason="x", idempotency_key="g")
@@ -329,8 +328,6 @@ def test_context_processor_flags_low_balance(workspace, settings):
 def test_only_staff_allowed_to_write_the_ledger_move_credits(client, workspace, owner):
     """Staff status opens the admin; moving credits needs billing.add_ledgerentry (superusers
     have it). A support agent who may only look at the ledger can neither grant nor refund."""
-    from django.contrib.auth.models import Permission
-
     owner.is_staff = True
     owner.save()
     owner.user_permissions.add(

@@ -4,7 +4,7 @@ import re
 from datetime import date, timedelta
 from xml.etree import ElementTree
 
-from billing.charts import bar_chart
+from billing.charts import Series, bar_chart, stacked_chart
 
 
 def points(values):
@@ -39,3 +39,47 @@ def test_day_labels_do_not_crowd():
     labels = re.findall(r'text-anchor="middle">([A-Z][a-z]{2} \d\d)<', svg)
     assert 5 <= len(labels) <= 9
     assert labels[-1] == "Jan 30"  # the last day is always labelled
+
+
+def stacked(*rows):
+    return [
+        Series(key=f"s{i}", label=f"Member <{i}>", kind="member", values=list(v), colour=c)
+        for i, (v, c) in enumerate(zip(rows, ("#111111", "#222222", "#333333"), strict=False))
+    ]
+
+
+def test_stacked_chart_stacks_every_series_on_each_day():
+    start = date(2026, 1, 1)
+    svg = str(stacked_chart(stacked([1, 0, 4], [2, 0, 4]), start, 3))
+    root = ElementTree.fromstring(svg)  # noqa: S314 - our own output
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = root.findall(f".//{ns}rect")
+    cells = [(b.get("data-day"), b.get("data-series"), b.get("data-value")) for b in bars]
+    assert cells == [
+        ("2026-01-01", "s0", "1"),
+        ("2026-01-01", "s1", "2"),
+        ("2026-01-02", "s0", "0"),
+        ("2026-01-02", "s1", "0"),
+        ("2026-01-03", "s0", "4"),
+        ("2026-01-03", "s1", "4"),
+    ]
+    first, second = bars[4], bars[5]  # Jan 3: the second series sits on top of the first
+    y = float(first.get("y") or 0)
+    assert float(second.get("y") or 0) + float(second.get("height") or 0) == y
+    assert first.get("fill") == "#111111" and second.get("fill") == "#222222"
+    ticks = [int(t) for t in re.findall(r'text-anchor="end">([\d,]+)<', svg)]
+    assert ticks == [0, 2, 4, 6, 8]  # the busiest day is 8 in all
+    tip = bars[1].find(f"{ns}title")
+    assert tip is not None and tip.text == "2026-01-01 · Member <1>: 2 credits"
+    desc = root.find(f"{ns}desc")
+    assert desc is not None and desc.text == (
+        "11 credits from 2026-01-01 to 2026-01-03; busiest day 8."
+    )
+
+
+def test_stacked_chart_without_series_is_an_empty_axis():
+    svg = str(stacked_chart([], date(2026, 1, 1), 30))
+    root = ElementTree.fromstring(svg)  # noqa: S314 - our own output
+    assert root.findall(".//{http://www.w3.org/2000/svg}rect") == []
+    assert svg.count('text-anchor="end"') == 5
+    assert "Jan 30" in svg

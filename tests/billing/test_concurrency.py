@@ -22,6 +22,7 @@ from billing import errors
 from billing.models import CreditPack, LedgerEntry, Payment, Reservation, StripeEvent
 from billing.selectors import balance_for
 from billing.services import (
+    checkout_start,
     credits_capture,
     credits_grant,
     credits_release,
@@ -159,8 +160,6 @@ def test_same_idempotency_key_at_once_credits_once(postgres, workspace):
 
 
 def test_duplicate_webhook_deliveries_at_once_credit_once(postgres, workspace, owner, stripe_on):
-    from billing.services import checkout_start
-
     pack = CreditPack.objects.create(name="Standard", credits=500, price=1900, currency="usd")
     payment = checkout_start(
         workspace=workspace,

@@ -6,21 +6,23 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Membership
 from billing import errors
 from billing.models import CreditBalance, LedgerEntry, Reservation
-from billing.selectors import balance_for
+from billing.selectors import balance_for, reservations_held
 from billing.services import (
     api_key_month_usage,
     credits_capture,
     credits_debit,
     credits_grant,
     credits_release,
+    credits_release_held,
     credits_reserve,
     reservations_expire,
 )
+from cutout.models import Cutout, Job, JobItem
 
-from .conftest import make_user
+from .conftest import make_user, make_workspace
 
 
 def grant(workspace, amount, key="g"):
@@ -98,8 +100,6 @@ def test_reserve_is_idempotent(workspace):
 
 
 def test_reserve_key_from_another_workspace_is_a_conflict(workspace, owner):
-    from .conftest import make_workspace
-
     other = make_workspace("Other", owner=owner)
     grant(workspace, 5)
     grant(other, 5, key="g2")
@@ -197,8 +197,6 @@ def test_low_balance_notice_once_per_crossing(
 ):
     settings.CUTOUT_LOW_BALANCE_THRESHOLD = 2
     member = make_user("member@example.com")
-    from accounts.models import Membership
-
     Membership.objects.create(workspace=workspace, user=member, role="member")
     grant(workspace, 4)
 
@@ -226,3 +224,43 @@ def test_low_balance_notice_once_per_crossing(
             workspace=workspace, amount=9, reason="adj", idempotency_key="adj", kind="adjustment"
         )
     assert len(mail.outbox) == 2  # the next crossing notifies again
+
+
+def test_reservations_held_finds_and_releases_those_of_a_cutout_or_batch_item(workspace):
+    """What cutouts and batches ask billing instead of querying its reservations."""
+    grant(workspace, 5)
+    cutout = Cutout.objects.create(workspace=workspace, input_sha256="0" * 64)
+    item = JobItem.objects.create(job=Job.objects.create(workspace=workspace), position=0, name="a")
+    held = credits_reserve(workspace=workspace, idempotency_key="a", cutout=cutout)
+    captured = credits_reserve(workspace=workspace, idempotency_key="b", cutout=cutout)
+    credits_capture(reservation=captured)
+    for_item = credits_reserve(workspace=workspace, idempotency_key="c", job_item=item)
+    unrelated = credits_reserve(workspace=workspace, idempotency_key="d")
+
+    assert list(reservations_held(cutout=cutout)) == [held]
+    assert list(reservations_held(job_item=item)) == [for_item]
+    assert list(reservations_held(cutout=cutout, job_item=item)) == []
+    with pytest.raises(ValueError):
+        reservations_held()  # never "every held reservation" by accident
+
+    assert credits_release_held(cutout=cutout, reason="abandoned") == 1
+    assert credits_release_held(cutout=cutout, reason="abandoned") == 0  # nothing left to release
+    held.refresh_from_db()
+    captured.refresh_from_db()
+    assert (held.status, held.release_reason) == (Reservation.Status.RELEASED, "abandoned")
+    assert captured.status == Reservation.Status.CAPTURED
+    assert credits_release_held(job_item=item, reason="interrupted attempt") == 1
+    unrelated.refresh_from_db()
+    assert unrelated.status == Reservation.Status.HELD
+    b = balance_for(workspace)
+    assert (b.balance, b.reserved) == (4, 1)
+
+
+def test_credits_release_says_whether_it_released(workspace):
+    grant(workspace, 2)
+    r = credits_reserve(workspace=workspace, idempotency_key="r")
+    assert credits_release(reservation=r, reason="failed") is True
+    assert credits_release(reservation=r, reason="failed") is False
+    c = credits_reserve(workspace=workspace, idempotency_key="c")
+    credits_capture(reservation=c)
+    assert credits_release(reservation=c, reason="late") is False

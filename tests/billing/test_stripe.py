@@ -13,6 +13,7 @@ from accounts.models import Membership
 from billing.models import CreditPack, LedgerEntry, Payment, StripeEvent
 from billing.selectors import balance_for
 from billing.services import checkout_start, credits_capture, credits_grant, credits_reserve
+from billing.services import stripe as stripe_services
 
 from .conftest import WEBHOOK_SECRET, make_user, sign, stripe_event
 
@@ -412,13 +413,12 @@ def test_a_failing_handler_rolls_back_its_work(
     client, owner, workspace, pack, stripe_on, monkeypatch
 ):
     payment = start(workspace, owner, pack)
-    from billing import services
 
     def boom(_payment):
         credits_grant(workspace=workspace, amount=5, reason="half done", idempotency_key="half")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_payment_credit", boom)
+    monkeypatch.setattr(stripe_services, "_payment_credit", boom)
     r = post_event(client, stripe_event("checkout.session.completed", completed(payment)))
     assert r.status_code == 500
     event = StripeEvent.objects.get()
