@@ -31,8 +31,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import Reservation
-from billing.services import credits_capture, credits_release, credits_reserve
+from billing.services import (
+    credits_capture,
+    credits_release,
+    credits_release_held,
+    credits_reserve,
+)
 from cutout import engine
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.errors import CutoutError
@@ -41,6 +45,7 @@ from cutout.models import Cutout, Source
 
 if TYPE_CHECKING:
     from accounts.models import ApiKey, User, Workspace
+    from billing.models import Reservation
     from cutout.models import JobItem
 
 logger = logging.getLogger(__name__)
@@ -145,11 +150,6 @@ def _stale(cutout: Cutout) -> bool:
     return started < timezone.now() - STALE_AFTER
 
 
-def _release_held(cutout: Cutout, reason: str) -> None:
-    for reservation in Reservation.objects.filter(cutout=cutout, status=Reservation.Status.HELD):
-        credits_release(reservation=reservation, reason=reason)
-
-
 def _replay(existing: Cutout, *, input_sha256: str, options: dict[str, Any]) -> Cutout | None:
     """The cutout an idempotency key already stands for; None when the caller should redo it.
 
@@ -164,7 +164,7 @@ def _replay(existing: Cutout, *, input_sha256: str, options: dict[str, Any]) -> 
     if existing.status in (Cutout.Status.PENDING, Cutout.Status.PROCESSING):
         if not _stale(existing):
             raise CutoutInProgress(existing)
-        _release_held(existing, "abandoned")
+        credits_release_held(cutout=existing, reason="abandoned")
         cutout_fail(existing, code="abandoned", message="Processing was interrupted.")
     return None
 

@@ -34,8 +34,7 @@ from django.core.files.storage import default_storage
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from billing.models import Reservation
-from billing.services import credits_release
+from billing.services import credits_release_held
 from cutout.cutouts.services import cutout_create, cutout_fail
 from cutout.engine import options_from_dict
 from cutout.errors import CutoutError
@@ -202,9 +201,7 @@ def _settle_leftovers(item: JobItem) -> Cutout | None:
             message="The worker processing this image stopped; it was processed again.",
         )
     if adopted is None:
-        held = Reservation.objects.filter(job_item_id=item.id, status=Reservation.Status.HELD)
-        for reservation in held:
-            credits_release(reservation=reservation, reason="interrupted attempt")
+        credits_release_held(job_item=item, reason="interrupted attempt")
     return adopted
 
 

@@ -4,50 +4,22 @@ it, and signed file URLs made after that check."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import Http404, HttpRequest
 
+from accounts.decorators import workspace_required
 from accounts.models import User, Workspace
 from cutout.cutouts.selectors import cutout_get
 from cutout.files import storage
 from cutout.jobs.selectors import job_get
 from cutout.models import Cutout, Job
-from cutout.web.problems import Problem
 
-V = TypeVar("V", bound=Callable[..., HttpResponse])
-
-
-def wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def workspace_page(view: V) -> V:
-    """Signed in with a current workspace; otherwise a clear "please log in" (or JSON 401)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            if wants_json(request) or request.path.endswith(".json"):
-                return Problem(
-                    401,
-                    "not_signed_in",
-                    "You are signed out",
-                    "Your session has ended. Log in again to continue.",
-                    action=(reverse("login"), "Log in"),
-                ).response()
-            messages.info(request, "Log in (or create a free account) to remove backgrounds.")
-            return redirect_to_login(request.get_full_path())
-        if getattr(request, "workspace", None) is None:
-            raise Http404("No workspace.")
-        return view(request, *args, **kwargs)
-
-    return cast(V, wrapped)
+# The one gate (accounts'), as the web app's pages use it: a signed-out visitor is sent to log in
+# with this message, and the page's script gets the web app's JSON 401 instead.
+workspace_page = workspace_required(
+    login_message="Log in (or create a free account) to remove backgrounds.", answer_json=True
+)
 
 
 def current_workspace(request: HttpRequest) -> Workspace:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.accounts.personas import Cast, Persona, make_cast
+from tests.factories import Cast, Persona, make_cast
 
 
 @pytest.fixture

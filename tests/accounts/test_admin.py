@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts import selectors, services
 from accounts.models import ApiKey, Invitation, Membership, User, Workspace
-from tests.accounts.personas import PASSWORD, Cast, client_in, make_user
+from tests.factories import PASSWORD, Cast, client_in, make_user
 
 pytestmark = pytest.mark.django_db
 

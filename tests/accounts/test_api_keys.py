@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import errors, selectors, services, tokens
 from accounts.models import ApiKey
-from tests.accounts.personas import Cast
+from tests.factories import Cast
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from accounts import services, tokens
 from accounts.models import Membership, Role, User, Workspace
 from billing.selectors import balance_for
-from tests.accounts.personas import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 

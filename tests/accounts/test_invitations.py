@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts import errors, services, tokens
 from accounts.middleware import SESSION_KEY
 from accounts.models import Invitation, Membership, Role, User
-from tests.accounts.personas import PASSWORD, Cast, client_in, make_user
+from tests.factories import PASSWORD, Cast, client_in, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from accounts.middleware import SESSION_KEY, WorkspaceMiddleware
 from accounts.models import Membership
 from accounts.selectors import for_workspace, get_for_workspace, membership_current
 from cutout.models import Cutout, Job, JobItem
-from tests.accounts.personas import Cast
+from tests.factories import Cast
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from accounts import errors, services
 from accounts.models import Membership, Role, User, Workspace
 from billing.models import LedgerEntry
 from billing.selectors import balance_for
-from tests.accounts.personas import PASSWORD, Cast, make_user
+from tests.factories import PASSWORD, Cast, make_user
 
 pytestmark = pytest.mark.django_db
 

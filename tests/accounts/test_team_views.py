@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.middleware import SESSION_KEY
 from accounts.models import ApiKey, Invitation, Membership, Role
-from tests.accounts.personas import Cast, client_in, make_user
+from tests.factories import Cast, client_in, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from accounts import throttle
 from accounts.models import User
-from tests.accounts.personas import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -1,10 +1,10 @@
-"""Billing fixtures: people and workspaces made straight from the models (no accounts services)."""
+"""Billing fixtures: an owner and a workspace made straight from the models (no accounts
+services; see tests.factories), a local fake Stripe and Stripe's webhook signing."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import itertools
 import json
 import socket
 import subprocess
@@ -17,34 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
-from accounts.models import Membership, Role, User, Workspace
-
-_counter = itertools.count(1)
-
-
-def make_workspace(name: str = "Acme", *, owner: User | None = None) -> Workspace:
-    n = next(_counter)
-    workspace = Workspace.objects.create(name=f"{name} {n}", slug=f"ws-{n}-{name.lower()}"[:60])
-    if owner is not None:
-        Membership.objects.create(workspace=workspace, user=owner, role=Role.OWNER)
-    return workspace
-
-
-def make_user(email: str | None = None, *, verified: bool = True, **extra: object) -> User:
-    n = next(_counter)
-    return User.objects.create_user(
-        email=email or f"user{n}@example.com",
-        password="correct horse battery staple",
-        email_verified_at=timezone.now() if verified else None,
-        **extra,
-    )
+from accounts.models import User, Workspace
+from tests.factories import make_account, make_workspace
 
 
 @pytest.fixture
 def owner(db: None) -> User:
-    return make_user("owner@example.com")
+    return make_account("owner@example.com")
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from billing.services import (
     credits_refund,
     credits_reserve,
 )
-
-from .conftest import make_user, make_workspace
+from tests.factories import make_account, make_workspace
 
 
 def audit() -> tuple[bool, str]:
@@ -118,7 +117,7 @@ def test_audit_command_line_exits_non_zero(workspace, capsys, monkeypatch):
 
 @pytest.fixture
 def usage_data(workspace, owner):
-    other_user = make_user("second@example.com")
+    other_user = make_account("second@example.com")
     Membership.objects.create(workspace=workspace, user=other_user, role="member")
     key = ApiKey.objects.create(workspace=workspace, name="Shop", prefix="shop1", secret_hash="x")
     other_ws = make_workspace("Beta", owner=other_user)

@@ -21,8 +21,9 @@ from billing.models import CreditPack, LedgerEntry, Payment, StripeEvent
 from billing.selectors import balance_for
 from billing.services import credits_capture, credits_grant, credits_reserve
 from tests.browser import LAUNCH_ARGS
+from tests.factories import make_account
 
-from .conftest import WEBHOOK_SECRET, make_user
+from .conftest import WEBHOOK_SECRET
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -51,7 +52,7 @@ def test_buy_a_pack_and_see_balance_and_chart(
     CreditPack.objects.get_or_create(
         credits=100, currency="usd", defaults={"name": "Starter", "price": 500, "sort_order": -1}
     )
-    user = make_user("newbie@example.com", verified=True)
+    user = make_account("newbie@example.com", verified=True)
     workspace = Workspace.objects.create(
         name="Newbie's workspace", slug=f"newbie-{uuid.uuid4().hex[:6]}", kind="personal"
     )

@@ -21,7 +21,7 @@ from billing.services import (
     credits_refund,
     credits_reserve,
 )
-from tests.accounts.personas import PASSWORD, Cast, client_in, make_cast, make_user
+from tests.factories import PASSWORD, Cast, client_in, make_cast, make_user
 
 pytestmark = pytest.mark.django_db
 

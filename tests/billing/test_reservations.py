@@ -21,8 +21,7 @@ from billing.services import (
     reservations_expire,
 )
 from cutout.models import Cutout, Job, JobItem
-
-from .conftest import make_user, make_workspace
+from tests.factories import make_account, make_workspace
 
 
 def grant(workspace, amount, key="g"):
@@ -196,7 +195,7 @@ def test_low_balance_notice_once_per_crossing(
     workspace, owner, settings, django_capture_on_commit_callbacks
 ):
     settings.CUTOUT_LOW_BALANCE_THRESHOLD = 2
-    member = make_user("member@example.com")
+    member = make_account("member@example.com")
     Membership.objects.create(workspace=workspace, user=member, role="member")
     grant(workspace, 4)
 

@@ -14,8 +14,9 @@ from billing.models import CreditPack, LedgerEntry, Payment, StripeEvent
 from billing.selectors import balance_for
 from billing.services import checkout_start, credits_capture, credits_grant, credits_reserve
 from billing.services import stripe as stripe_services
+from tests.factories import make_account
 
-from .conftest import WEBHOOK_SECRET, make_user, sign, stripe_event
+from .conftest import WEBHOOK_SECRET, sign, stripe_event
 
 WEBHOOK = "/billing/stripe/webhook"
 
@@ -150,7 +151,7 @@ def test_checkout_creates_a_stripe_session_and_redirects(client, owner, workspac
 
 @pytest.mark.parametrize("problem", ["member", "unverified"])
 def test_only_verified_managers_can_buy(client, workspace, pack, stripe_on, problem):
-    user = make_user(verified=problem != "unverified")
+    user = make_account(verified=problem != "unverified")
     Membership.objects.create(
         workspace=workspace, user=user, role="member" if problem == "member" else "admin"
     )

@@ -12,8 +12,7 @@ from billing.models import LedgerEntry
 from billing.selectors import usage_series
 from billing.services import credits_capture, credits_debit, credits_grant, credits_refund
 from billing.services import credits_reserve as reserve
-
-from .conftest import make_user, make_workspace
+from tests.factories import make_account, make_workspace
 
 
 def spend(workspace, n, *, days_ago=0, user=None, api_key=None, tag="s"):
@@ -28,7 +27,7 @@ def spend(workspace, n, *, days_ago=0, user=None, api_key=None, tag="s"):
 
 
 def test_members_keys_refunds_and_day_buckets(workspace, owner):
-    tess = make_user("tess@example.com")
+    tess = make_account("tess@example.com")
     Membership.objects.create(workspace=workspace, user=tess, role="member")
     key = ApiKey.objects.create(workspace=workspace, name="Shop", prefix="shop1", secret_hash="x")
     credits_grant(workspace=workspace, amount=100, reason="x", idempotency_key="g")

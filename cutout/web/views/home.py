@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.decorators import wants_json
 from accounts.models import Workspace
 from cutout import engine
 from cutout.cutouts import selectors
@@ -25,7 +26,7 @@ from cutout.cutouts.services import cutout_create
 from cutout.errors import meaning_of
 from cutout.jobs.services import job_create
 from cutout.models import Cutout, Source
-from cutout.web.common import current_user, current_workspace, wants_json, workspace_page
+from cutout.web.common import current_user, current_workspace, workspace_page
 from cutout.web.context_processors import upload_limits
 from cutout.web.forms import OptionsForm
 from cutout.web.problems import Problem, problem_for
