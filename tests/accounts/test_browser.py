@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.db import connections
 
 from accounts.models import Membership, Role, User
 from tests.browser import LAUNCH_ARGS
@@ -119,4 +120,7 @@ def test_signup_team_invite_accept_switch(
             assert secret not in owner.content()
         finally:
             browser.close()
+            # ORM calls made while playwright runs got their own connection: close it here, or
+            # PostgreSQL cannot drop the test database at the end.
+            connections.close_all()
     assert os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] == "true"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from accounts.models import Role
 from cutout.models import WebhookDelivery, WebhookEndpoint
@@ -75,6 +76,9 @@ def test_manager_adds_an_endpoint_and_sees_deliveries(
             expect(page.get_by_role("cell", name="Delivered")).to_be_visible()
             _shot(page, artifacts_dir, "02-delivered")
             browser.close()
+            # ORM calls made while playwright runs got their own connection: close it here, or
+            # PostgreSQL cannot drop the test database at the end.
+            connections.close_all()
     finally:
         receiver.close()
         app.conf.CELERY_TASK_ALWAYS_EAGER = bool(saved)
