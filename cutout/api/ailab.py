@@ -255,12 +255,7 @@ def _view(endpoint: Endpoint, request: HttpRequest) -> HttpResponse:
     data = common.read_upload(upload, max_bytes=endpoint.max_bytes)
     check_image(endpoint, data)
     cutout = common.run_cutout(
-        request,
-        DIALECT,
-        data=data,
-        options=options,
-        input_name=upload.name or "",
-        idem_key=common.idempotency_key(request),
+        request, DIALECT, data=data, options=options, input_name=upload.name or ""
     )
     base_url = f"{request.scheme}://{request.get_host()}"
     url = storage.signed_url_for(

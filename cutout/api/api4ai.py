@@ -143,12 +143,7 @@ def results(request: HttpRequest) -> HttpResponse:
             data, _ = common.fetch_url(url, max_bytes=MAX_IMAGE_BYTES)
         check_image(data)
         cutout = common.run_cutout(
-            request,
-            DIALECT,
-            data=data,
-            options=build_options(mode),
-            input_name=name,
-            idem_key=common.idempotency_key(request),
+            request, DIALECT, data=data, options=build_options(mode), input_name=name
         )
     except Exception as exc:
         error = from_exception(exc)

@@ -249,9 +249,9 @@ def run_cutout(
     data: bytes,
     options: Any,
     input_name: str = "",
-    idem_key: str | None = None,
 ) -> Any:
-    """Create the cutout for the authenticated key (a thin call into the service)."""
+    """Create the cutout for the authenticated key (a thin call into the service), under the
+    request's ``Idempotency-Key`` if it sent one."""
     api_key = api_workspace_key(request)
     return cutout_create(
         workspace=api_key.workspace,
@@ -261,7 +261,7 @@ def run_cutout(
         source=Source.API,
         dialect=dialect.name,
         input_name=input_name[:255],
-        idempotency_key=idem_key,
+        idempotency_key=idempotency_key(request),
     )
 
 

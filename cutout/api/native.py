@@ -218,7 +218,6 @@ def cutouts(request: HttpRequest) -> HttpResponse:
     )
     options = build_options(params)
     sources = _sources(params, files, many=run_async)
-    idem_key = common.idempotency_key(request)
     api_key = common.api_workspace_key(request)
     if run_async:
         job = job_create(
@@ -227,15 +226,13 @@ def cutouts(request: HttpRequest) -> HttpResponse:
             options=options,
             api_key=api_key,
             source=Source.API,
-            idempotency_key=idem_key,
+            idempotency_key=common.idempotency_key(request),
         )
         response = JsonResponse(job_json(job, request), status=202)
         response["Location"] = f"/api/v1/jobs/{job.pk}"
         return response
     name, data = sources[0]
-    cutout = common.run_cutout(
-        request, DIALECT, data=data, options=options, input_name=name, idem_key=idem_key
-    )
+    cutout = common.run_cutout(request, DIALECT, data=data, options=options, input_name=name)
     replayed = getattr(cutout, "replayed", False)
     response = JsonResponse(cutout_json(cutout, request), status=200 if replayed else 201)
     response["Location"] = f"/api/v1/cutouts/{cutout.pk}"

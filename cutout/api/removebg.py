@@ -263,14 +263,7 @@ def removebg(request: HttpRequest) -> HttpResponse:
     data, name = read_source(params, files)
     info = common.peek_image(data)
     options, kind = build_options(params, info)
-    cutout = common.run_cutout(
-        request,
-        DIALECT,
-        data=data,
-        options=options,
-        input_name=name,
-        idem_key=common.idempotency_key(request),
-    )
+    cutout = common.run_cutout(request, DIALECT, data=data, options=options, input_name=name)
     box = cutout.metadata.get("bbox") or {}
     fg = {
         "foreground_top": int(box.get("top", 0)),

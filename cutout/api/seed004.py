@@ -138,12 +138,7 @@ def remove_background(request: HttpRequest) -> HttpResponse:
             field="image",
         )
     cutout = common.run_cutout(
-        request,
-        DIALECT,
-        data=data,
-        options=options,
-        input_name=upload.name or "",
-        idem_key=common.idempotency_key(request),
+        request, DIALECT, data=data, options=options, input_name=upload.name or ""
     )
     response = HttpResponse(common.read_result(cutout), content_type=cutout.result_content_type)
     response["X-Processing-Time-Ms"] = str(round((time.perf_counter() - started) * 1000))

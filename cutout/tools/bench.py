@@ -34,6 +34,8 @@ from typing import Any
 
 from cutout.tools.synthetic import photo_like, to_bytes
 
+# The engine, rembg and onnxruntime are imported inside the functions on purpose: each side runs
+# in a process of its own (its peak RSS is measured), so a process loads only what it runs.
 TARGET_RATIO = 0.70
 TARGET_OVERHEAD = 1.15
 TARGET_RATIO_SPEED = {"best": 0.45, "balanced": 0.50}  # issue 10
