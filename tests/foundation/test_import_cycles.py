@@ -33,7 +33,7 @@ ENGINE_LAYERS: list[tuple[str, ...]] = [
     ("pipelines",),
     ("matte",),
     ("render", "stored", "process"),
-    ("", "models"),  # the package itself (its public names) and the old-name alias
+    ("",),  # the package itself (its public names)
     ("setup", "setup.fetch", "setup.graph", "setup.calibration", "setup.int8"),
 ]
 LAYER = {
