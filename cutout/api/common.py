@@ -38,6 +38,7 @@ from cutout.api.auth import authenticate
 from cutout.api.errors import ApiError, from_exception
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.services import cutout_create
+from cutout.errors import RETRY_AFTER_S
 from cutout.files.remote import fetch_image
 from cutout.logging import current_request_id
 from cutout.models import Source
@@ -133,7 +134,10 @@ def error_response(dialect: Dialect, request: HttpRequest, exc: BaseException) -
             )
     elif error.kind in ("unavailable",):
         logger.error("service unavailable: %r (request %s)", exc, current_request_id())
-    return dialect.error_response(request, error)
+    response = dialect.error_response(request, error)
+    if error.kind == "unavailable":
+        response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 # ---------------------------------------------------------------------------------------------
