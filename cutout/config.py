@@ -102,7 +102,7 @@ def secret_key(env: Mapping[str, str], environment: str, data_dir: Path) -> str:
         ) from None
 
 
-SECRET_KEY_FILE = "secret_key"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
 
 
 def persisted_secret(path: Path) -> str:

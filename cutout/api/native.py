@@ -210,7 +210,7 @@ def _sources(
 # Views
 
 
-@common.api_view(DIALECT)
+@common.api_view(DIALECT, many_files=True)
 def cutouts(request: HttpRequest) -> HttpResponse:
     params, files = common.request_params(request)
     run_async = common.parse_bool(

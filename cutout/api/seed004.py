@@ -129,6 +129,8 @@ def build_options(request: HttpRequest) -> engine.Options:
 @common.api_view(DIALECT)
 def remove_background(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
+    if "image" in request.FILES and "image_file" in request.FILES:
+        raise ApiError("multiple_images", "Send the image once, as 'image'.", field="image")
     upload = request.FILES.get("image") or request.FILES.get("image_file")
     if upload is None:
         raise ApiError("missing_image", "No image file provided.")

@@ -50,7 +50,7 @@ def test_a_database_outage_answers_the_page_script_in_json(monkeypatch) -> None:
 def test_an_upload_while_storage_is_unwritable_is_a_503_and_free(monkeypatch) -> None:
     client, person = signed_in()
     before = balance(person.workspace)
-    data = {"style": "transparent", "format": "png", "size": "full"}
+    data: dict[str, Any] = {"style": "transparent", "format": "png", "size": "full"}
     data["image"] = SimpleUploadedFile("plant.jpg", photo(), content_type="image/jpeg")
     with storage_unwritable(monkeypatch):
         response = client.post(reverse("upload"), data, **JSON)
