@@ -53,7 +53,7 @@ def inflations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     def counting_open(self: zipfile.ZipFile, name: Any, mode: str = "r", **kw: Any) -> Any:
         if mode == "r":
             opened.append(getattr(name, "filename", name))
-        return real_open(self, name, mode, **kw)
+        return real_open(self, name, mode, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(zipfile.ZipFile, "open", counting_open)
     return opened
@@ -142,7 +142,7 @@ def test_concurrent_bombs_stay_within_a_few_megabytes(settings: Any) -> None:
     for job in jobs:
         items = list(job.items.order_by("position"))
         assert len(items) == 20 and {i.status for i in items} == {JobItem.Status.QUEUED}
-        assert default_storage.size(items[0].input.name) == 1 * MB
+        assert default_storage.size(str(items[0].input.name)) == 1 * MB
 
 
 @pytest.mark.django_db
