@@ -30,7 +30,7 @@ import hashlib
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -90,7 +90,7 @@ def _count(key: str) -> int:
 def _increment(key: str, reset: int) -> None:
     if ThrottleCount.objects.filter(key=key).update(count=F("count") + 1):
         return
-    expires = datetime.fromtimestamp(reset + 5, tz=timezone.utc)
+    expires = datetime.fromtimestamp(reset + 5, tz=UTC)
     try:
         with transaction.atomic():
             ThrottleCount.objects.create(key=key, count=1, expires_at=expires)
@@ -128,7 +128,7 @@ def hit(name: str, identity: str) -> None:
     key, reset = _key(r, identity, time.time())
     _increment(key, reset)
     if random.random() < CLEANUP_CHANCE:
-        ThrottleCount.objects.filter(expires_at__lt=datetime.now(tz=timezone.utc)).delete()
+        ThrottleCount.objects.filter(expires_at__lt=datetime.now(tz=UTC)).delete()
 
 
 def _pair(email: str, ip: str) -> str:
