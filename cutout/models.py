@@ -117,6 +117,7 @@ class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for credits"  # nothing left to run but items waiting
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
@@ -154,6 +155,8 @@ class JobItem(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        # Not run for want of credits; queued again by cutout.jobs.services.job_resume.
+        WAITING = "waiting", "Waiting for credits"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 

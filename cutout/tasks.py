@@ -126,3 +126,9 @@ def jobs_requeue_stale() -> int:
 def cutouts_fail_stuck() -> int:
     """Beat: fail cutouts left ``processing`` past any deadline, releasing their credits."""
     return cutout_sweeps.cutouts_fail_stuck()
+
+
+@shared_task(acks_late=True)
+def jobs_resume_waiting() -> int:
+    """Beat: queue the batch items that wait for credits where credits are available again."""
+    return sweeps.jobs_resume_waiting()

@@ -21,5 +21,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("batches/<str:job_id>/", batches.batch_detail, name="batch_detail"),
     path("batches/<str:job_id>/status.json", batches.batch_status, name="batch_status"),
     path("batches/<str:job_id>/results.zip", batches.batch_zip, name="batch_zip"),
+    path("batches/<str:job_id>/resume", batches.batch_resume, name="batch_resume"),
     path("usage/", usage.workspace_usage, name="workspace_usage"),
 ]
