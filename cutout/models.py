@@ -84,6 +84,9 @@ class Cutout(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     processing_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Set when a person deletes it from the library: hidden at once, restorable for a short while
+    # (cutout.cutouts.services.cutouts_restore), then purged by the retention sweep.
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ("-created_at",)

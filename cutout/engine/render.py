@@ -106,7 +106,10 @@ def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
         extension=enc.EXTENSIONS[options.format],
         width=out_size[0],
         height=out_size[1],
-        metadata=_metadata(image, matte, options, out_size, out_bbox, timings),
+        metadata={
+            **_metadata(image, matte, options, out_size, out_bbox, timings),
+            "canvas": dict(zip(("left", "top", "width", "height"), _xywh(canvas), strict=True)),
+        },
     )
 
 
@@ -137,6 +140,10 @@ def _is_plain_full_png(
         and canvas == (0, 0, *size)
         and out_size == size
     )
+
+
+def _xywh(box: Box) -> tuple[int, int, int, int]:
+    return box[0], box[1], box[2] - box[0], box[3] - box[1]
 
 
 def _metadata(

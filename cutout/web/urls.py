@@ -8,6 +8,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", home.home, name="home"),
     path("upload", home.upload, name="upload"),
     path("library/", library.library, name="library"),
+    path("library/undo", library.library_undo, name="library_undo"),
     path("cutouts/<str:cutout_id>/", cutouts.cutout_detail, name="cutout_detail"),
     path("cutouts/<str:cutout_id>/rerender", cutouts.cutout_rerender, name="cutout_rerender"),
     path(
