@@ -136,6 +136,8 @@ _KEYS = {
 
 
 def _one(raw: Any, index: int, width: int, height: int) -> Hint:
+    if isinstance(raw, Hint):  # already parsed: checked again against this image
+        raw = raw.as_json()
     if not isinstance(raw, dict):
         raise _fail("each hint must be an object with a kind.", index)
     kind = raw.get("kind")
