@@ -56,6 +56,7 @@ def test_the_original_and_prior_are_kept_for_the_window_then_swept() -> None:
     workspace = make_workspace(credits=5, edit_window_hours=2)
     cutout = _make(workspace)
     assert _exists(cutout.original) and _exists(cutout.prior)
+    assert cutout.editable_until is not None
     left = cutout.editable_until - timezone.now()
     assert timedelta(hours=1, minutes=59) < left <= timedelta(hours=2)
     retention.retention_sweep()
@@ -158,6 +159,7 @@ def test_only_managers_set_the_editing_window() -> None:
     assert workspace.edit_window_hours == 72
     with pytest.raises(account_errors.NotAllowed):
         accounts.workspace_set_edit_window(workspace=workspace, hours=1, by=member)
+    bad: Any
     for bad in (-1, 24 * 31, 1.5, True):
         with pytest.raises(ValueError, match="hours"):
             accounts.workspace_set_edit_window(workspace=workspace, hours=bad, by=owner)

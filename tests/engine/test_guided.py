@@ -122,7 +122,8 @@ def test_bad_hints_say_what_is_wrong(value, words):
 
 def test_roi_reads_px_and_percent_as_a_box():
     assert parse_roi("0% 0% 100% 100%", width=W, height=H) is None
-    assert parse_roi("10px 20px 50% 100%", width=W, height=H).box == (10, 20, 160, 240)
+    roi = parse_roi("10px 20px 50% 100%", width=W, height=H)
+    assert roi is not None and roi.box == (10, 20, 160, 240)
     for bad, words in (
         ("1 2 3", "four values"),
         ("0px 0px 400px 10px", "exceeds"),
@@ -210,7 +211,7 @@ def test_same_hints_give_the_same_matte_with_or_without_a_stored_prior(two_objec
     image, auto = two_objects
     hints = [{"kind": "box", "box": [10, 10, 170, 230]}, {"kind": "keep", "x": 90, "y": 120}]
     fresh = refine_with_hints(image, hints, pipeline="fast", base=auto, model_dir=model_dir)
-    assert fresh.prior_changed
+    assert fresh.prior_changed and fresh.prior is not None
     stored = prior_from_bytes(prior_to_bytes(fresh.prior))
     again = refine_with_hints(
         image, hints, pipeline="fast", base=auto, prior=stored, model_dir=model_dir
@@ -239,7 +240,8 @@ def test_a_prior_missing_a_model_is_completed(two_objects, model_dir):
         prior=empty,
         model_dir=model_dir,
     )
-    assert refined.prior_changed and "u2netp" in refined.prior.predictions
+    assert refined.prior_changed and refined.prior is not None
+    assert "u2netp" in refined.prior.predictions
 
 
 def test_edit_cutout_stores_a_matte_a_result_and_the_prior(two_objects, model_dir):
