@@ -21,8 +21,8 @@ try:
     DEBUG = config.env_bool(ENV, "DJANGO_DEBUG", False)
     if PRODUCTION and DEBUG:
         raise config.ConfigError("DJANGO_DEBUG must be off when CUTOUT_ENV=production.")
-    SECRET_KEY = config.secret_key(ENV, CUTOUT_ENV)
     DATA_DIR = Path(ENV.get("CUTOUT_DATA_DIR") or BASE_DIR / "var").expanduser()
+    SECRET_KEY = config.secret_key(ENV, CUTOUT_ENV, DATA_DIR)
     MEDIA_ROOT = DATA_DIR / "media"
     DATABASES = {"default": config.database(ENV, DATA_DIR)}
     STORAGES = config.storages(ENV, MEDIA_ROOT)
