@@ -35,7 +35,7 @@ from billing.services import (
     credits_release_held,
     credits_reserve,
 )
-from cutout import engine
+from cutout import engine, metrics
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.records import dedup_key_for, result_metadata, save_file, stored_names
 from cutout.cutouts.refine import cutout_refine
@@ -197,6 +197,15 @@ def _dedup_source(workspace: Workspace, dedup_key: str) -> Cutout | None:
     )
 
 
+def _decode(data: bytes, *, pipeline: str) -> engine.DecodedImage:
+    """The upright image, or the engine's error counted as a rejected cutout."""
+    try:
+        return engine.decode_image(data, engine_limits())
+    except engine.EngineError:
+        metrics.CUTOUTS.labels(pipeline=pipeline, outcome="rejected").inc()
+        raise
+
+
 # ---------------------------------------------------------------------------------------------
 # Services
 
@@ -236,7 +245,7 @@ def cutout_create(
     decoded = None
     upload_hints: tuple[engine.Hint, ...] = ()
     if hints or roi:
-        decoded = engine.decode_image(data, engine_limits())
+        decoded = _decode(data, pipeline=opts.get("pipeline", ""))
         upload_hints = _upload_hints(decoded, hints, roi)
     dedup_key = dedup_key_for(
         input_sha,
@@ -262,7 +271,7 @@ def cutout_create(
     if previous is not None and stored is not None:
         return _dedup_copy(previous, stored, data=data, common=common)
 
-    decoded = decoded or engine.decode_image(data, engine_limits())
+    decoded = decoded or _decode(data, pipeline=common["pipeline"])
     try:
         cutout, reservation = _reserve(common, decoded, job_item=job_item)
     except IntegrityError as exc:
@@ -329,6 +338,7 @@ def _process(
     started = time.perf_counter()
     try:
         matte = engine.compute_matte(decoded, pipeline=options.pipeline)
+        inference_s = time.perf_counter() - started
         save_file(cutout.matte, "matte.png", engine.stored_matte_png(decoded, matte))
         result = engine.render(decoded, matte, options)
         save_file(cutout.result, f"result.{result.extension}", result.data)
@@ -350,12 +360,17 @@ def _process(
             cutout.save()
             credits_capture(reservation=reservation, cutout=cutout)
     except BaseException as exc:
+        metrics.CUTOUTS.labels(pipeline=options.pipeline, outcome="failed").inc()
         code = str(getattr(exc, "code", "") or type(exc).__name__)[:40]
         try:
             credits_release(reservation=reservation, reason=f"failed: {code}")
         finally:
             cutout_fail_with(cutout, exc)
         raise
+    metrics.CUTOUTS.labels(pipeline=options.pipeline, outcome="succeeded").inc()
+    metrics.INFERENCE.labels(pipeline=options.pipeline).observe(inference_s)
+    metrics.CUTOUT_SECONDS.labels(pipeline=options.pipeline).observe(time.perf_counter() - started)
+    metrics.CREDITS_CHARGED.inc(reservation.amount)
 
 
 def _dedup_files(previous: Cutout) -> tuple[bytes, bytes] | None:
@@ -413,6 +428,7 @@ def _dedup_copy(
     except BaseException as exc:
         cutout_fail_with(cutout, exc)
         raise
+    metrics.CUTOUTS.labels(pipeline=common["pipeline"], outcome="deduplicated").inc()
     return cutout
 
 

@@ -69,6 +69,8 @@ class Params:
     smooth: float = 1.0  # Gaussian sigma of the image the geodesic reads (working-copy px)
     rim: int = 2  # soft rim kept around a changed edge (px), as fusion.commit
     remove_components: bool = True  # a remove click on a secondary island removes all of it
+    guard: float = 0.0  # a click may flip at most this many times pi r^2 (0: no limit)
+    box_bias: float = 0.0  # nats added inside the box after averaging (towards the subject)
 
 
 DEFAULT_PARAMS = Params()
@@ -109,12 +111,12 @@ def _up(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _box_decision(
-    z: np.ndarray, crop_z: np.ndarray, box: tuple[int, int, int, int]
+    z: np.ndarray, crop_z: np.ndarray, box: tuple[int, int, int, int], bias: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Step 1: log-odds averaged with the crop's inside the box; the decision redone, inside only."""
     x0, y0, x1, y1 = box
     z = z.copy()
-    z[y0:y1, x0:x1] = 0.5 * (z[y0:y1, x0:x1] + crop_z)
+    z[y0:y1, x0:x1] = 0.5 * (z[y0:y1, x0:x1] + crop_z) + bias
     decision = fusion.fill_holes(fusion.drop_specks(z > 0.0), z)
     inside = np.zeros(z.shape, bool)
     inside[y0:y1, x0:x1] = True
@@ -181,7 +183,16 @@ def _click(work: _Work, m: np.ndarray, hint: Hint, p: Params) -> np.ndarray:
         _remove_island(work, m, x, y, p.margin)
     dist = geodesic(work.feature, y * w + x, 1.0 / (p.kappa * r), p.gcol / p.kappa, work.edges)
     amp = max(0.0, -s * float(work.u[y, x])) + p.margin
-    work.u = work.u + s * amp * np.exp(-dist)
+    shifted = work.u + s * amp * np.exp(-dist)
+    if p.guard > 0:
+        # Halving the reach doubles every geodesic distance (both step costs scale with 1/kappa).
+        for _ in range(4):
+            flipped = ((shifted > 0) != m) & (m == m[y, x])
+            if np.count_nonzero(flipped) <= p.guard * np.pi * r * r:
+                break
+            dist = dist * 2.0
+            shifted = work.u + s * amp * np.exp(-dist)
+    work.u = shifted
     seed = disk((h, w), x, y, p.seed_radius)
     if s > 0:
         work.fg |= seed
@@ -240,7 +251,7 @@ def _decide(
     decision = base >= 128
     if box is not None:
         crop_z, prior = crop_unary(prior, image, box, pipeline, model_dir=model_dir)
-        z, decision = _box_decision(z, crop_z, box)
+        z, decision = _box_decision(z, crop_z, box, p.box_bias)
     if clicks:
         u_full = np.where(
             decision, np.clip(z, p.delta, p.clip), np.clip(z, -p.clip, -p.delta)

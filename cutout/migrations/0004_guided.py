@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cutout', '0002_webhooks'),
+        ('cutout', '0003_webhook_endpoint_disabled'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
