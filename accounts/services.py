@@ -31,11 +31,13 @@ logger = logging.getLogger(__name__)
 
 
 def _send(*, template: str, context: Mapping[str, Any], to: str) -> None:
-    """Sends ``accounts/email/<template>.txt``; EmailNotSent when the mail server fails."""
+    """Sends ``accounts/email/<template>.txt`` with its ``.html`` alternative (from the mail
+    task, once the transaction commits); EmailNotSent when it cannot be handed over."""
     subject = render_to_string(f"accounts/email/{template}_subject.txt", context).strip()
     body = render_to_string(f"accounts/email/{template}.txt", context)
+    html = render_to_string(f"accounts/email/{template}.html", context)
     try:
-        send_mail(subject, body, None, [to])
+        send_mail(subject, body, None, [to], html_message=html)
     except (smtplib.SMTPException, OSError) as exc:
         # The body holds a signed link: log the failure, never the message.
         logger.warning("could not send %s email: %s", template, exc.__class__.__name__)
@@ -201,6 +203,26 @@ def workspace_update(
         workspace.keep_originals = keep_originals
         workspace.retention_days = retention_days
         workspace.save(update_fields=["name", "keep_originals", "retention_days"])
+    return workspace
+
+
+EDIT_WINDOW_MAX_HOURS = 24 * 30
+
+
+def workspace_set_edit_window(
+    *, workspace: Workspace, hours: int, by: User | None = None
+) -> Workspace:
+    """How long new cutouts' originals are kept so they can be refined (guided cutouts):
+    0 to :data:`EDIT_WINDOW_MAX_HOURS` hours; 0 deletes originals at once (unless the workspace
+    keeps originals). Owners and admins only. Cutouts already made keep their own window."""
+    if isinstance(hours, bool) or not isinstance(hours, int):
+        raise ValueError("The editing window is a whole number of hours.")
+    if not 0 <= hours <= EDIT_WINDOW_MAX_HOURS:
+        raise ValueError(f"The editing window is 0 to {EDIT_WINDOW_MAX_HOURS} hours.")
+    with transaction.atomic():
+        _require_manager(workspace, by)
+        workspace.edit_window_hours = hours
+        workspace.save(update_fields=["edit_window_hours"])
     return workspace
 
 

@@ -66,8 +66,7 @@ def _preload_models() -> None:
     from cutout import engine
 
     log = logging.getLogger("cutout.worker")
-    wanted = os.environ.get("CUTOUT_WORKER_PRELOAD", "") or settings.CUTOUT_DEFAULT_PIPELINE
-    pipelines = [name.strip() for name in wanted.split(",") if name.strip()]
+    pipelines: list[str] = list(settings.CUTOUT_WORKER_PRELOAD)
     engine.configure(threads=settings.CUTOUT_INTRA_OP_THREADS, model_dir=settings.CUTOUT_MODEL_DIR)
     if pipelines == ["none"]:
         return

@@ -3,13 +3,16 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-from cutout import health, source
+from cutout import health, scrape, source
 from cutout.api import urls as api
 from cutout.web.views.home import landing
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.healthz, name="readyz"),
+    path("livez", health.livez, name="livez"),
+    path("metrics", scrape.metrics_view, name="metrics"),
     path("source", source.source, name="source"),
     path("admin/", admin.site.urls),
     # Accounts at the top level: signup/, login/, logout/, account/, password-reset/,

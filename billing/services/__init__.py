@@ -28,7 +28,7 @@ from billing.services.ledger import (
     credits_refund,
     credits_transfer,
 )
-from billing.services.notices import low_balance_notice_send
+from billing.services.notices import low_balance_notice_send, receipt_send
 from billing.services.reservations import (
     DEFAULT_RESERVATION_TTL,
     EXPIRED_REASON,
@@ -64,6 +64,7 @@ __all__ = [
     "credits_transfer",
     "low_balance_notice_send",
     "purchase_permission_problem",
+    "receipt_send",
     "reservations_expire",
     "stripe_event_receive",
 ]

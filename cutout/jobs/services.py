@@ -27,7 +27,7 @@ from cutout.engine import Options, options_as_dict, options_from_dict
 from cutout.files import storage
 from cutout.jobs.intake import BatchEntry, ByteBudget, batch_open, entry_spool, max_total_bytes
 from cutout.jobs.results import job_results_zip_write
-from cutout.jobs.selectors import UNFINISHED, items_in_line, job_progress
+from cutout.jobs.selectors import RERUN_BASE, UNFINISHED, items_in_line, job_progress
 from cutout.models import Job, JobItem, Source
 from cutout.webhooks import services as webhooks
 
@@ -283,3 +283,29 @@ def job_finish(*, job_id: Any) -> Job | None:
         webhooks.job_completed(job=job, progress=progress)
     logger.info("job %s finished: %d done, %d failed", job.id, progress.done, progress.failed)
     return job
+
+
+def job_item_rerun(*, item_id: Any) -> bool:
+    """Run a failed item again (an operator's retry, e.g. after an outage): back to queued, its
+    job open again, one task queued after the commit. It gets ``CUTOUT_ITEM_MAX_ATTEMPTS`` fresh
+    attempts and is charged only if it succeeds. False, and nothing changed, when the item has
+    not failed or its upload is no longer stored (originals not kept)."""
+    with transaction.atomic():
+        item = (
+            JobItem.objects.select_for_update(of=("self",))
+            .select_related("job")
+            .filter(id=item_id)
+            .first()
+        )
+        if item is None or item.status != JobItem.Status.FAILED or not item.input:
+            return False
+        item.status = JobItem.Status.QUEUED
+        item.error_code = ""
+        item.error_message = ""
+        item.finished_at = None
+        item.timings = {**(item.timings or {}), RERUN_BASE: item.attempts}
+        item.save(update_fields=["status", "error_code", "error_message", "finished_at", "timings"])
+        Job.objects.filter(id=item.job_id).update(status=Job.Status.RUNNING, finished_at=None)
+        transaction.on_commit(lambda: queue.job_item_enqueue(item_id))
+    logger.info("job item %s queued again by an operator", item_id)
+    return True

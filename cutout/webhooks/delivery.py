@@ -27,6 +27,7 @@ import httpx
 from django.db import transaction
 from django.utils import timezone
 
+from cutout import metrics
 from cutout.files.remote import UrlFetchError, check_url
 from cutout.models import WebhookDelivery
 from cutout.webhooks.services import (
@@ -196,6 +197,11 @@ def _record(claimed: WebhookDelivery, outcome: _Outcome) -> WebhookDelivery | No
                 wait = timedelta(seconds=retry_delay(delivery.attempts))
                 delivery.next_attempt_at = started + wait
         delivery.save()
+    outcome_label = {
+        WebhookDelivery.Status.SUCCEEDED: "delivered",
+        WebhookDelivery.Status.FAILED: "failed",
+    }.get(delivery.status, "retrying")  # type: ignore[call-overload]
+    metrics.WEBHOOK_DELIVERIES.labels(outcome=outcome_label).inc()
     return delivery
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cutout', '0004_waiting_for_credits'),
+        ('cutout', '0005_waiting_for_credits'),
     ]
 
     operations = [

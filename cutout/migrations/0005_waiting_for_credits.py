@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cutout', '0003_webhook_endpoint_disabled'),
+        ('cutout', '0004_guided'),
     ]
 
     operations = [
