@@ -83,6 +83,7 @@ def test_another_format_is_a_file_beside_the_result_not_a_version() -> None:
     # The sweep keeps it while its cutout lives (it is a derived file, not an orphan).
     report = retention_sweep(now=timezone.now() + timedelta(days=2), orphan_grace=timedelta(0))
     assert report.orphans_deleted == 0 and default_storage.exists(name)
+    cutout.refresh_from_db()  # the sweep took the original (past its editing window)
     mask = cutout_version(source=cutout, options=engine.Options(pipeline="fast", mode="mask"))
     with pytest.raises(engine.EngineError):
         cutout_format_file(cutout=mask, fmt="zip")

@@ -152,6 +152,10 @@ def test_crop_before_and_after_line_up(live_server: Any, browser: Any, artifacts
     cutout = _make(person, 1, crop=True, crop_margin="5%")
     canvas = cutout.metadata["canvas"]
     assert canvas["width"] < cutout.width  # a real crop
+    # Past its editing window the page shows the plain viewer's before/after (the editor works
+    # on the whole original, where a crop does not arise).
+    cutout.editable_until = timezone.now() - timedelta(minutes=1)
+    cutout.save(update_fields=["editable_until"])
     page = signed_in(browser, live_server.url, person.user, person.workspace)
     page.goto(live_server.url + f"/app/cutouts/{cutout.pk}/")
     page.wait_for_function("document.getElementById('before-image').naturalWidth > 0")
