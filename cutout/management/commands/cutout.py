@@ -8,7 +8,7 @@ one line per failure, a progress bar, and exit status 1 if anything failed.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -24,8 +24,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # The wrapped streams themselves: Django styles everything on its stderr as an error
         # (bold red on a terminal), which is right for a failure line and wrong for progress.
-        stdout = getattr(self.stdout, "_out", self.stdout)
-        stderr = getattr(self.stderr, "_out", self.stderr)
+        stdout = cast(TextIO, getattr(self.stdout, "_out", self.stdout))
+        stderr = cast(TextIO, getattr(self.stderr, "_out", self.stderr))
         try:
             failed = remove.run(argparse.Namespace(**options), stdout=stdout, stderr=stderr)
         except remove.CliError as exc:
