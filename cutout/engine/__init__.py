@@ -32,6 +32,7 @@ from .errors import (
     InvalidImage,
     InvalidOption,
     ModelMissing,
+    ProviderUnavailable,
     TooManyPixels,
     TruncatedImage,
     UnsupportedFormat,
@@ -52,6 +53,7 @@ from .pipelines import DEFAULT_PIPELINE, PIPELINES, preload
 from .process import process
 from .registry import MODELS, check_model, default_model_dir, list_models
 from .render import Result, render
+from .runtime import check_providers
 from .sessions import configure, get_session, loaded_models, side_threads
 from .stored import decoded_from_stored_matte, stored_matte_png
 from .values import parse_color
@@ -80,11 +82,13 @@ __all__ = [
     "ModelMissing",
     "OptionSpec",
     "Options",
+    "ProviderUnavailable",
     "Result",
     "TooManyPixels",
     "TruncatedImage",
     "UnsupportedFormat",
     "check_model",
+    "check_providers",
     "compute_matte",
     "configure",
     "decode_image",
