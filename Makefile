@@ -47,14 +47,14 @@ static: deps
 
 setup: deps models migrate demo static
 
-# The site (gunicorn) and one Celery worker with its beat scheduler; Ctrl-C stops both.
+# The site (gunicorn; its settings and start-up hook are cutout/web_server.py) and one Celery
+# worker with its beat scheduler; Ctrl-C stops both.
 run: setup
 	@echo "Cutout is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops the site and the worker)"
 	@trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT; \
 	$(VENV)/bin/celery -A cutout worker --beat --concurrency 1 --loglevel INFO \
 		--schedule var/celerybeat-schedule & \
-	$(VENV)/bin/gunicorn cutout.wsgi --bind $(HOST):$(PORT) --workers 1 --threads 4 \
-		--timeout 120 --access-logfile - & \
+	$(VENV)/bin/gunicorn -c python:cutout.web_server --bind $(HOST):$(PORT) & \
 	wait
 
 lint: dev-deps
