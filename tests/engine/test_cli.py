@@ -126,7 +126,7 @@ def test_two_jobs_write_what_one_job_writes(folder, tmp_path, model_dir, setting
             "cutout", str(folder), "-o", str(out), "--mode", "mask", "--pipeline", "fast",
             "--jobs", jobs, stdout=stdout, stderr=io.StringIO(),
         )  # fmt: skip
-        assert f"2 of 2 done" in stdout.getvalue()
+        assert "2 of 2 done" in stdout.getvalue()
         assert ("2 workers" in stdout.getvalue()) == (jobs == "2")
         outputs[jobs] = [
             np.asarray(Image.open(out / name)) for name in ("one.png", "nested/two.png")
