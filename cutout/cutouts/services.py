@@ -37,7 +37,7 @@ from billing.services import (
     credits_release_held,
     credits_reserve,
 )
-from cutout import engine
+from cutout import engine, metrics
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.errors import CutoutError
 from cutout.files import storage
@@ -259,7 +259,11 @@ def cutout_create(
     if previous is not None and stored is not None:
         return _dedup_copy(previous, stored, data=data, common=common)
 
-    decoded = engine.decode_image(data, engine_limits())
+    try:
+        decoded = engine.decode_image(data, engine_limits())
+    except engine.EngineError:
+        metrics.CUTOUTS.labels(pipeline=common["pipeline"], outcome="rejected").inc()
+        raise
     try:
         cutout, reservation = _reserve(common, decoded, job_item=job_item)
     except IntegrityError as exc:
@@ -310,6 +314,7 @@ def _process(
     started = time.perf_counter()
     try:
         matte = engine.compute_matte(decoded, pipeline=options.pipeline)
+        inference_s = time.perf_counter() - started
         save_file(cutout.matte, "matte.png", engine.stored_matte_png(decoded, matte))
         result = engine.render(decoded, matte, options)
         save_file(cutout.result, f"result.{result.extension}", result.data)
@@ -328,12 +333,17 @@ def _process(
             cutout.save()
             credits_capture(reservation=reservation, cutout=cutout)
     except BaseException as exc:
+        metrics.CUTOUTS.labels(pipeline=options.pipeline, outcome="failed").inc()
         code = str(getattr(exc, "code", "") or type(exc).__name__)[:40]
         try:
             credits_release(reservation=reservation, reason=f"failed: {code}")
         finally:
             cutout_fail_with(cutout, exc)
         raise
+    metrics.CUTOUTS.labels(pipeline=options.pipeline, outcome="succeeded").inc()
+    metrics.INFERENCE.labels(pipeline=options.pipeline).observe(inference_s)
+    metrics.CUTOUT_SECONDS.labels(pipeline=options.pipeline).observe(time.perf_counter() - started)
+    metrics.CREDITS_CHARGED.inc(reservation.amount)
 
 
 def _dedup_files(previous: Cutout) -> tuple[bytes, bytes] | None:
@@ -387,6 +397,7 @@ def _dedup_copy(
     except BaseException as exc:
         cutout_fail_with(cutout, exc)
         raise
+    metrics.CUTOUTS.labels(pipeline=common["pipeline"], outcome="deduplicated").inc()
     return cutout
 
 
