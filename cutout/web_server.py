@@ -1,14 +1,15 @@
 """How the site runs under gunicorn: ``gunicorn cutout.wsgi -c python:cutout.web_server``.
 
-``make run`` and the load benchmark (:mod:`cutout.tools.load_bench`) start it this way. The
-defaults are the development set-up (one worker, four request threads); gunicorn's own flags
-and environment (``--workers``, ``WEB_CONCURRENCY``, ``GUNICORN_CMD_ARGS``) override them.
+``make run``, ``cutout serve`` (:mod:`cutout.cli`) and the load benchmark
+(:mod:`cutout.tools.load_bench`) start it this way. The defaults are the development set-up (one
+worker, four request threads); gunicorn's own flags and environment (``--workers``,
+``WEB_CONCURRENCY``, ``GUNICORN_CMD_ARGS``) override them.
 
 - **Models load when a worker starts**, not on its first request: a request that found the
   sessions missing waited several seconds for them (and two at once loaded them twice over the
-  same lock). ``CUTOUT_WEB_PRELOAD`` names the pipelines (default: the default pipeline; ``none``
-  skips it). A missing model is logged and the worker still starts; requests then get the
-  engine's ``model_missing`` error. A GPU that was asked for (``CUTOUT_ORT_PROVIDERS``) and
+  same lock). ``CUTOUT_WEB_PRELOAD`` names the pipelines (a setting; default: the default
+  pipeline; ``none`` skips it). A missing model is logged and the worker still starts; requests
+  then get the engine's ``model_missing`` error. A GPU that was asked for (``CUTOUT_ORT_PROVIDERS``) and
   cannot run stops the server instead: gunicorn halts when a worker fails to boot.
 - **onnxruntime threads follow the worker count**: unless ``CUTOUT_INTRA_OP_THREADS`` is set,
   each of W workers on C cores gets ``C // W`` threads (at least 1), so two workers on two cores
@@ -27,7 +28,8 @@ wsgi_app = "cutout.wsgi:application"
 workers = 1
 threads = 4
 timeout = 120
-accesslog = "-"
+# No gunicorn access log (as for ``cutout serve``): Cutout's own request line (cutout.request) has
+# the request id and redacts query strings.
 
 
 def gunicorn_command(
@@ -56,8 +58,7 @@ def post_worker_init(worker: Any) -> None:
 
     threads_setting = settings.CUTOUT_INTRA_OP_THREADS or intra_op_threads(worker.cfg.workers)
     engine.configure(threads=threads_setting, model_dir=settings.CUTOUT_MODEL_DIR)
-    wanted = os.environ.get("CUTOUT_WEB_PRELOAD", "") or settings.CUTOUT_DEFAULT_PIPELINE
-    pipelines = [name.strip() for name in wanted.split(",") if name.strip()]
+    pipelines: list[str] = list(settings.CUTOUT_WEB_PRELOAD)
     try:
         engine.check_providers()
         loaded = [] if pipelines == ["none"] else engine.preload(pipelines)

@@ -7,6 +7,7 @@ checks that the run talks to real servers, counts what it sent and reads back wh
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def test_percentiles_pick_ranks_of_the_sorted_values():
 
 
 def test_figures_count_errors_and_overhead_over_engine_time():
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"ok": True, "status": 201, "s": 1.1, "engine_ms": 1000.0},
         {"ok": True, "status": 201, "s": 1.3, "engine_ms": 1000.0},
         {"ok": False, "status": 503, "s": 0.1},
