@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import uuid
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import ApiKey, Workspace
+from cutout import engine
 from cutout.models import Cutout
 
 
@@ -105,3 +107,26 @@ def usage_summary(
         "failed": int(totals["failed"] or 0),
         "credits_charged": int(totals["credits"] or 0),
     }
+
+
+def pipeline_seconds(*, sample: int = 50) -> dict[str, float]:
+    """How long a cutout takes on this server, in seconds, per pipeline: the median over the
+    latest ``sample`` charged cutouts made by each (re-renders and repeats, which run no model,
+    are left out). A pipeline with none yet is missing. One query per pipeline."""
+    seconds: dict[str, float] = {}
+    for name in engine.PIPELINE_NAMES:
+        times = [
+            int(ms)
+            for ms in Cutout.objects.filter(
+                pipeline=name,
+                status=Cutout.Status.SUCCEEDED,
+                credits_charged__gt=0,
+                processing_ms__isnull=False,
+            )
+            .order_by("-created_at")
+            .values_list("processing_ms", flat=True)[:sample]
+            if ms is not None
+        ]
+        if times:
+            seconds[name] = statistics.median(times) / 1000
+    return seconds

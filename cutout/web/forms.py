@@ -37,6 +37,20 @@ SIZE_CHOICES = (
     ("small", "512 px"),
     ("preview", "256 px"),
 )
+# The upload form's quality choice: one per engine pipeline, each with what it is good for.
+QUALITY_CHOICES = tuple((name, name.capitalize()) for name in engine.PIPELINE_NAMES)
+QUALITY_HINTS = {"fast": "quickest", "balanced": "sharper edges", "best": "finest edges, slowest"}
+# Colour presets beside the colour picker: studio greys, warm and cool tints, brand-ish blues.
+COLOUR_PRESETS = (
+    ("#f3f4f6", "Light grey"),
+    ("#1f2937", "Charcoal"),
+    ("#fde8d7", "Peach"),
+    ("#fef3c7", "Cream"),
+    ("#dcfce7", "Mint"),
+    ("#dbeafe", "Sky"),
+    ("#4f46e5", "Indigo"),
+    ("#e11d48", "Red"),
+)
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
 # The page's name and the download's file extension of each output format.
 FORMAT_LABELS = {"png": "PNG", "jpeg": "JPG", "webp": "WebP", "avif": "AVIF", "zip": "ZIP"}
@@ -44,6 +58,7 @@ EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "avif": "avif", "zip"
 
 
 class OptionsForm(forms.Form):
+    colour_presets = COLOUR_PRESETS
     style = forms.ChoiceField(
         label="Mode", choices=STYLE_CHOICES, initial="transparent", widget=forms.RadioSelect
     )
@@ -61,6 +76,14 @@ class OptionsForm(forms.Form):
     crop_margin = forms.IntegerField(
         label="Margin (%)", min_value=0, max_value=50, initial=0, required=False
     )
+    # Only the upload form shows it (a re-render reuses the stored matte: no model runs).
+    quality = forms.ChoiceField(
+        label="Quality", choices=QUALITY_CHOICES, required=False, widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["quality"].initial = default_pipeline()  # read when the form is made
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -78,7 +101,7 @@ class OptionsForm(forms.Form):
         kwargs: dict[str, Any] = {
             "format": data["format"],
             "size": data["size"],
-            "pipeline": pipeline or default_pipeline(),
+            "pipeline": pipeline or data.get("quality") or default_pipeline(),
         }
         crop = bool(data.get("crop"))
         if style == "transparent":

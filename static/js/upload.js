@@ -393,6 +393,10 @@
     }, partial ? { partial: "1" } : null);
   }
 
+  /* What upload_url.js (an image URL instead of a file) uses too. */
+  window.cutoutUpload = { Row: Row, send: send, problemFrom: problemFrom, spend: spend,
+    isBusy: function () { return busy; }, setBusy: function (b) { busy = b; } };
+
   function handleFiles(list) {
     hideProblem();
     var files = Array.prototype.slice.call(list || []);

@@ -22,13 +22,15 @@ from accounts.decorators import wants_json
 from accounts.models import Workspace
 from cutout import engine
 from cutout.cutouts import selectors
+from cutout.cutouts.engine_settings import default_pipeline
 from cutout.cutouts.services import cutout_create
 from cutout.errors import meaning_of
+from cutout.files.remote import fetch_image
 from cutout.jobs.services import job_create
 from cutout.models import Cutout, Source
 from cutout.web.common import current_user, current_workspace, workspace_page
 from cutout.web.context_processors import upload_limits
-from cutout.web.forms import OptionsForm
+from cutout.web.forms import QUALITY_CHOICES, QUALITY_HINTS, OptionsForm
 from cutout.web.problems import Problem, problem_for
 from cutout.web.views.batches import batch_payload
 
@@ -64,10 +66,38 @@ def _home(
             "form": form,
             "limits": upload_limits(),
             "recent": _recent(current_workspace(request)),
+            "qualities": _qualities(form),
             "problem": problem,
         },
         status=status,
     )
+
+
+def _qualities(form: OptionsForm) -> list[dict[str, Any]]:
+    """The quality choices of the upload form: name, label, what it is good for and how long
+    it takes here (the median of recent cutouts), the chosen one and the server's default."""
+    chosen = (form["quality"].value() or "") or default_pipeline()
+    seconds = selectors.pipeline_seconds()
+    out = []
+    for name, label in QUALITY_CHOICES:
+        hint = QUALITY_HINTS[name]
+        if name in seconds:
+            took = seconds[name]
+            hint = (
+                f"about {took:.1f} s per image · {hint}"
+                if took < 10
+                else f"about {took:.0f} s per image · {hint}"
+            )
+        out.append(
+            {
+                "name": name,
+                "label": label,
+                "hint": hint,
+                "checked": name == chosen,
+                "default": name == default_pipeline(),
+            }
+        )
+    return out
 
 
 def _is_zip(upload: UploadedFile) -> bool:
@@ -83,17 +113,23 @@ def _is_zip(upload: UploadedFile) -> bool:
 def upload(request: HttpRequest) -> HttpResponse:
     """One image makes a cutout at once; several (or one ZIP) make a batch."""
     files = request.FILES.getlist("image")
+    url = (request.POST.get("url") or "").strip() if not files else ""
     form = OptionsForm(request.POST)
     problem: Problem | None = None
-    if not files:
-        problem = Problem(400, "no_file", "No image", "Choose an image to upload.")
+    if not files and not url:
+        problem = Problem(
+            400, "no_file", "No image", "Choose an image to upload, or paste an image URL."
+        )
     elif not form.is_valid():
         first = next(iter(form.errors.values()))[0]
         problem = Problem(400, "invalid_option", "Invalid option", str(first))
     if problem is None:
-        one = len(files) == 1 and not _is_zip(files[0])
+        one = bool(url) or (len(files) == 1 and not _is_zip(files[0]))
         try:
             options = form.engine_options()
+            if url:
+                fetched = fetch_image(url, max_bytes=int(settings.CUTOUT_MAX_UPLOAD_BYTES))
+                return _make_one(request, fetched.data, fetched.filename, options)
             if one:
                 return _upload_one(request, files[0], options)
             return _upload_batch(
@@ -112,13 +148,21 @@ def upload(request: HttpRequest) -> HttpResponse:
 def _upload_one(request: HttpRequest, file: UploadedFile, options: engine.Options) -> HttpResponse:
     if (file.size or 0) > int(settings.CUTOUT_MAX_UPLOAD_BYTES):
         raise engine.ImageTooLarge("The file is too large.")
+    return _make_one(request, file.read(), file.name or "", options)
+
+
+def _make_one(
+    request: HttpRequest, data: bytes, name: str, options: engine.Options
+) -> HttpResponse:
+    """One cutout from an upload, or from an image URL (fetched behind the SSRF guard, as the
+    API fetches ``image_url``)."""
     cutout = cutout_create(
         workspace=current_workspace(request),
-        data=file.read(),
+        data=data,
         options=options,
         user=current_user(request),
         source=Source.WEB,
-        input_name=file.name or "",
+        input_name=name,
     )
     url = reverse("cutout_detail", args=[cutout.pk])
     return _created(
