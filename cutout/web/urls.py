@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("library/undo", library.library_undo, name="library_undo"),
     path("cutouts/<str:cutout_id>/", cutouts.cutout_detail, name="cutout_detail"),
     path("cutouts/<str:cutout_id>/rerender", cutouts.cutout_rerender, name="cutout_rerender"),
+    path("cutouts/<str:cutout_id>/image.png", cutouts.cutout_png, name="cutout_png"),
     path(
         "cutouts/<str:cutout_id>/download/<str:fmt>",
         cutouts.cutout_download,

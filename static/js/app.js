@@ -70,7 +70,8 @@
     }
   };
 
-  /* Copy buttons: data-copy-target names an input (its value) or an img (the picture). */
+  /* Copy buttons: data-copy-target names an input (its value); data-copy-src is a same-site PNG
+     (the result image), fetched and put on the clipboard as a picture. */
   function flash(button, text) {
     var label = button.querySelector(".copy-label") || button;
     var before = label.getAttribute("data-label") || label.textContent;
@@ -81,31 +82,30 @@
     setTimeout(function () { label.textContent = before; }, 2000);
   }
 
-  function copyImage(img) {
-    /* Clipboards take PNG: draw the shown image on a canvas and copy that. */
-    return new Promise(function (resolve, reject) {
-      var canvas = document.createElement("canvas");
-      canvas.width = img.naturalWidth;
-      canvas.height = img.naturalHeight;
-      canvas.getContext("2d").drawImage(img, 0, 0);
-      canvas.toBlob(function (blob) {
-        if (!blob) { reject(new Error("no image")); return; }
-        navigator.clipboard.write([new ClipboardItem({ "image/png": blob })]).then(resolve, reject);
-      }, "image/png");
+  function copyPicture(src) {
+    return fetch(src, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.blob();
+    }).then(function (blob) {
+      return navigator.clipboard.write([new ClipboardItem({ "image/png": blob })]);
     });
   }
 
   document.addEventListener("click", function (e) {
-    var button = e.target.closest && e.target.closest("[data-copy-target]");
+    var button = e.target.closest && e.target.closest("[data-copy-target], [data-copy-src]");
     if (!button) return;
+    var done = function () { flash(button, "Copied"); };
+    var src = button.getAttribute("data-copy-src");
+    if (src) {
+      if (!navigator.clipboard || !window.ClipboardItem) { flash(button, "Copy not available here"); return; }
+      copyPicture(src).then(done, function () { flash(button, "Could not copy"); });
+      return;
+    }
     var target = document.querySelector(button.getAttribute("data-copy-target"));
     if (!target || !navigator.clipboard) { flash(button, "Copy not available"); return; }
-    var done = function () { flash(button, "Copied"); };
-    var failed = function () {
+    navigator.clipboard.writeText(target.value || target.textContent || "").then(done, function () {
       if (target.select) target.select();
-      flash(button, target.tagName === "IMG" ? "Could not copy" : "Press Ctrl+C to copy");
-    };
-    if (target.tagName === "IMG") copyImage(target).then(done, failed);
-    else navigator.clipboard.writeText(target.value || target.textContent || "").then(done, failed);
+      flash(button, "Press Ctrl+C to copy");
+    });
   });
 })();

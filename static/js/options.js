@@ -41,9 +41,23 @@
 
     radios.forEach(function (r) { r.addEventListener("change", update); });
     if (crop) crop.addEventListener("change", update);
-    if (colour && output) {
-      colour.addEventListener("input", function () { output.textContent = colour.value; });
+    function pressed() {
+      form.querySelectorAll(".colour-preset").forEach(function (b) {
+        b.setAttribute("aria-pressed", String(!!colour && b.getAttribute("data-colour") === colour.value.toLowerCase()));
+      });
     }
+    if (colour && output) {
+      colour.addEventListener("input", function () { output.textContent = colour.value; pressed(); });
+    }
+    /* A preset sets the colour picker (the re-render or upload then uses it). */
+    form.querySelectorAll(".colour-preset").forEach(function (b) {
+      b.addEventListener("click", function () {
+        if (!colour) return;
+        colour.value = b.getAttribute("data-colour");
+        colour.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+    });
+    pressed();
     update();
   });
 })();

@@ -6,6 +6,7 @@ import posixpath
 from typing import Any
 
 from django.contrib import messages
+from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -151,6 +152,24 @@ def cutout_thumb(request: HttpRequest, cutout_id: str) -> HttpResponse:
         raise Http404("No thumbnail.")
     response = HttpResponseRedirect(file_url(request, name))
     patch_cache_control(response, private=True, max_age=1800)
+    return response
+
+
+@workspace_page
+@require_GET
+def cutout_png(request: HttpRequest, cutout_id: str) -> HttpResponse:
+    """The result as a PNG served by this site, for the copy button: the clipboard takes PNG,
+    and a page cannot read a picture's pixels from the storage's own address."""
+    cutout = cutout_or_404(request, cutout_id)
+    if cutout.status != Cutout.Status.SUCCEEDED or not cutout.result:
+        raise Http404("This cutout has no result.")
+    try:
+        name = cutout_format_file(cutout=cutout, fmt="png")
+    except engine.EngineError as exc:
+        raise Http404("No PNG of this result.") from exc
+    with default_storage.open(name, "rb") as handle:
+        response = HttpResponse(handle.read(), content_type="image/png")
+    patch_cache_control(response, private=True, max_age=300)
     return response
 
 
