@@ -56,6 +56,7 @@ class Meaning:
     api_message: str = ""  # replaces the error's message in API answers
 
 
+_FETCH = "{message} Nothing was charged."  # an image URL the web page could not fetch
 _UNSUPPORTED = "{message} Nothing was charged."  # the engine's message names what it reads
 _NO_CREDITS = (
     "Each cutout costs one credit and this workspace has none left. Buy a credit pack "
@@ -126,9 +127,9 @@ ERRORS: dict[str, Meaning] = {
     # Batches (cutout.jobs.intake): every refusal keeps its own code on the page
     "batch_refused": Meaning("invalid_parameter", 400, "Batch not accepted"),
     # Images fetched from a URL (cutout.files.remote)
-    "fetch_failed": Meaning("fetch_failed", 400, "Image not fetched"),
-    "too_large": Meaning("file_too_large", 400, "Image not fetched"),
-    "bad_content_type": Meaning("unsupported_format", 400, "Image not fetched"),
+    "fetch_failed": Meaning("fetch_failed", 400, "Image not fetched", _FETCH),
+    "too_large": Meaning("file_too_large", 400, "Image not fetched", _FETCH),
+    "bad_content_type": Meaning("unsupported_format", 400, "Image not fetched", _FETCH),
     # Webhook endpoints (cutout.webhooks.services)
     "webhook_url_refused": Meaning("invalid_parameter", 400, "Webhook URL not allowed"),
     # A storage or network outage (cutout.jobs.processing)

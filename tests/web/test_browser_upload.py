@@ -101,6 +101,7 @@ def test_upload_by_url_fetches_behind_the_guard(
     page.get_by_role("button", name="Fetch and remove").click()
     problem = page.locator("#queue .queue-item[data-state='failed']")
     expect(problem).to_contain_text("not allowed")
+    expect(problem).to_contain_text("Nothing was charged.")
     assert not Cutout.objects.exists() and balance_for(person.workspace).balance == 2
     shot(page, artifacts_dir, "upload-url-refused")
 
