@@ -210,7 +210,7 @@ def test_queued_rows_show_no_full_bar_and_library_counts_agree(
         ]
     )
     rows = page.locator(".queue-item[data-state='queued']")
-    expect(rows).to_have_count(2)
+    expect(rows).to_have_count(2, timeout=30_000)  # the upload itself takes a while here
     expect(rows.first).to_contain_text("queued")
     expect(rows.first.locator("progress")).to_be_hidden()
 
