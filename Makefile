@@ -14,7 +14,7 @@ help:
 	@echo "make run    set up (venv, deps, models, db, demo account) and start site + worker"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make eval   score the default pipeline on ../shared/evalsets/dev"
-	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, API under load)"
+	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, API under load, CLI)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,7 @@ bench: dev-deps models
 	$(PY) -m cutout.tools.bench_speed
 	$(PY) -m cutout.tools.worker_bench
 	$(PY) -m cutout.tools.load_bench
+	$(PY) -m cutout.tools.cli_bench
 
 # Regenerate the locked sets (with hashes) from pyproject.toml's direct dependencies. Pins that
 # still satisfy them are kept; `make lock UPGRADE="--upgrade-package celery"` moves one on.

@@ -38,20 +38,6 @@ import numpy as np
 TARGET_IMAGES_PER_S = 30.0
 
 
-def photo_jpegs(count: int, width: int, height: int, seed: int = 900) -> list[bytes]:
-    """``count`` distinct photo-like JPEGs (four scenes, each copy with a noise block of its own)."""
-    from cutout.tools.synthetic import photo_like, to_bytes
-
-    scenes = [photo_like(width, height, seed=seed + n)[0] for n in range(min(4, count))]
-    rng = np.random.default_rng(seed)
-    out = []
-    for index in range(count):
-        rgb = scenes[index % len(scenes)].copy()
-        rgb[:8, :8] = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-        out.append(to_bytes(rgb, "JPEG", quality=90))
-    return out
-
-
 def end_to_end(
     images: list[bytes], pipeline: str, concurrency: int
 ) -> tuple[float, dict[str, float]]:
@@ -138,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from cutout import engine
     from cutout.engine.runtime import PROVIDERS_ENV
+    from cutout.tools.synthetic import distinct_photos
 
     os.environ[PROVIDERS_ENV] = args.providers
     print(
@@ -154,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         f"pipeline {args.pipeline} on {', '.join(providers)}; {args.images} images of "
         f"{width}x{height} JPEG -> transparent PNG; {len(os.sched_getaffinity(0))} CPU cores"
     )
-    end_to_end(photo_jpegs(2, width, height, seed=800), args.pipeline, 1)  # warm-up
-    images = photo_jpegs(args.images, width, height)
+    end_to_end(distinct_photos(2, width, height, seed=800), args.pipeline, 1)  # warm-up
+    images = distinct_photos(args.images, width, height)
     for concurrency in sorted({1, args.concurrency}):
         rate, stages = end_to_end(images, args.pipeline, concurrency)
         shown = " ".join(f"{stage}={ms:.0f}" for stage, ms in stages.items())
