@@ -1,21 +1,19 @@
-"""How the site runs under gunicorn: ``gunicorn cutout.wsgi -c python:cutout.web_server``.
+"""What a web worker does as it starts (gunicorn's ``post_worker_init`` in cutout/gunicorn_conf.py).
 
-``make run``, ``cutout serve`` (:mod:`cutout.cli`) and the load benchmark
-(:mod:`cutout.tools.load_bench`) start it this way. The defaults are the development set-up (one
-worker, four request threads); gunicorn's own flags and environment (``--workers``,
-``WEB_CONCURRENCY``, ``GUNICORN_CMD_ARGS``) override them.
+``make run``, the load benchmark (:mod:`cutout.tools.load_bench`) and any launcher that reads
+cutout/gunicorn_conf.py get it:
 
 - **Models load when a worker starts**, not on its first request: a request that found the
   sessions missing waited several seconds for them (and two at once loaded them twice over the
   same lock). ``CUTOUT_WEB_PRELOAD`` names the pipelines (a setting; default: the default
   pipeline; ``none`` skips it). A missing model is logged and the worker still starts; requests
-  then get the engine's ``model_missing`` error. A GPU that was asked for (``CUTOUT_ORT_PROVIDERS``) and
-  cannot run stops the server instead: gunicorn halts when a worker fails to boot.
+  then get the engine's ``model_missing`` error. A GPU that was asked for (``CUTOUT_ORT_PROVIDERS``)
+  and cannot run stops the server instead: gunicorn halts when a worker fails to boot.
 - **onnxruntime threads follow the worker count**: unless ``CUTOUT_INTRA_OP_THREADS`` is set,
   each of W workers on C cores gets ``C // W`` threads (at least 1), so two workers on two cores
   run one model each instead of four threads fighting over two cores.
 
-Nothing here imports Django at module level: gunicorn reads this file in its master process.
+Nothing here imports Django at module level.
 """
 
 from __future__ import annotations
@@ -24,19 +22,13 @@ import os
 import sys
 from typing import Any
 
-wsgi_app = "cutout.wsgi:application"
-workers = 1
-threads = 4
-timeout = 120
-# No gunicorn access log (as for ``cutout serve``): Cutout's own request line (cutout.request) has
-# the request id and redacts query strings.
-
 
 def gunicorn_command(
     *, bind: str, workers: int | None = None, threads: int | None = None
 ) -> list[str]:
-    """The command line that starts the site (the load benchmark's servers use it)."""
-    command = [sys.executable, "-m", "gunicorn", "-c", "python:cutout.web_server", "--bind", bind]
+    """The command line that starts the site as ``make run`` does (the load benchmark's servers)."""
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:cutout.gunicorn_conf", "cutout.wsgi"]
+    command += ["--bind", bind]
     if workers is not None:
         command += ["--workers", str(workers)]
     if threads is not None:
@@ -50,8 +42,8 @@ def intra_op_threads(worker_count: int, cores: int | None = None) -> int:
     return max(1, cores // max(1, worker_count))
 
 
-def post_worker_init(worker: Any) -> None:
-    """gunicorn hook, in each worker after the WSGI app (and Django) is loaded."""
+def worker_started(worker: Any) -> None:
+    """In each gunicorn worker after the WSGI app (and Django) is loaded."""
     from django.conf import settings
 
     from cutout import engine

@@ -5,8 +5,8 @@ interface, each client sending its share of distinct photo-like JPEGs to ``POST 
 (synchronous, the default pipeline or ``--pipeline``, transparent PNG) one after the other. Set-ups
 (:data:`SETUPS`), each on a fresh database and data folder of its own:
 
-- ``run``: the site as ``make run`` starts it (the same gunicorn flags, :data:`cutout.web_server`
-  defaults: one worker, four request threads, models loaded when the worker starts);
+- ``run``: the site as ``make run`` starts it (cutout/gunicorn_conf.py: one worker, four request
+  threads, models loaded when the worker starts);
 - ``prod2``: two workers with one request thread each and one onnxruntime thread per worker, the
   shape of a 2-core production host (one model run per core, no oversubscription).
 
