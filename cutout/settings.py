@@ -82,7 +82,7 @@ try:
     CUTOUT_WORKER_PRELOAD = env.choices(
         "CUTOUT_WORKER_PRELOAD", (*config.PIPELINE_NAMES, "none"), [CUTOUT_DEFAULT_PIPELINE]
     )
-    # What each gunicorn worker loads when it starts (cutout/web_server.py).
+    # What each gunicorn worker loads when it starts (cutout/gunicorn_conf.py).
     CUTOUT_WEB_PRELOAD = env.choices(
         "CUTOUT_WEB_PRELOAD", (*config.PIPELINE_NAMES, "none"), [CUTOUT_DEFAULT_PIPELINE]
     )

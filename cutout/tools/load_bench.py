@@ -5,8 +5,8 @@ interface, each client sending its share of distinct photo-like JPEGs to ``POST 
 (synchronous, the default pipeline or ``--pipeline``, transparent PNG) one after the other. Set-ups
 (:data:`SETUPS`), each on a fresh database and data folder of its own:
 
-- ``run``: the site as ``make run`` starts it (cutout/gunicorn_conf.py: one worker, four request
-  threads, models loaded when the worker starts);
+- ``run``: the site as ``make run`` starts it (the same gunicorn flags, :data:`cutout.gunicorn_conf`
+  defaults: one worker, four request threads, models loaded when the worker starts);
 - ``prod2``: two workers with one request thread each and one onnxruntime thread per worker, the
   shape of a 2-core production host (one model run per core, no oversubscription).
 
@@ -115,7 +115,7 @@ def _prepare() -> None:
 
 
 def _serve(setup: Setup, env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    from cutout.web_server import gunicorn_command
+    from cutout.gunicorn_conf import gunicorn_command
 
     command = gunicorn_command(
         bind=f"127.0.0.1:{port}", workers=setup.workers, threads=setup.threads

@@ -1,5 +1,4 @@
-"""The site under gunicorn as ``make run`` and the load benchmark start it: cutout/gunicorn_conf.py
-with the worker start-up of cutout.web_server."""
+"""The site under gunicorn as ``make run`` and the load benchmark start it (cutout.gunicorn_conf)."""
 
 from __future__ import annotations
 
@@ -7,13 +6,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from cutout.web_server import gunicorn_command, intra_op_threads
+from cutout.gunicorn_conf import gunicorn_command, intra_op_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -99,3 +99,22 @@ def test_a_gpu_that_cannot_run_stops_the_server(tmp_path):
     assert code != 0, text  # gunicorn halts when a worker fails to boot
     assert "CUDAExecutionProvider" in text and "onnxruntime-gpu" in text
     assert "Worker failed to boot" in text
+
+
+@pytest.mark.slow
+def test_cutout_serve_starts_its_workers_the_same_way(tmp_path):
+    """The production entry point (``cutout serve``): each of two workers on this machine's
+    cores loads its models at start, with its share of the onnxruntime threads."""
+    port = _free_port()
+    serve = [sys.executable, "-m", "cutout.cli", "serve", "--bind", f"127.0.0.1:{port}"]
+    proc, log = _start(tmp_path, port, [*serve, "--workers", "2", "--threads", "1"])
+    expected = f"models loaded (u2netp), {intra_op_threads(2)} onnxruntime thread(s)"
+    try:
+        deadline = time.monotonic() + 180
+        while log.read_text().count(expected) < 2 and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()
+            time.sleep(0.3)
+        assert log.read_text().count(expected) == 2, log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
+    finally:
+        _stop(proc)
