@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,33 @@ class Stage:
                 [sx, sy],
             )
         )
+
+
+def save_for_docs(src: Path, name: str) -> None:
+    """A copy in docs/screenshots/, reduced to 256 colours as the others there."""
+    DOCS.mkdir(parents=True, exist_ok=True)
+    Image.open(src).convert("RGB").quantize(256).save(DOCS / name, optimize=True)
+
+
+def _pinch(page: Any, cx: float, cy: float, start: float, end: float) -> None:
+    """Two fingers moving apart from ``start`` to ``end`` px around (cx, cy), through CDP."""
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, gap: float) -> None:
+        points = (
+            []
+            if kind == "touchEnd"
+            else [
+                {"x": cx - gap / 2, "y": cy, "id": 0},
+                {"x": cx + gap / 2, "y": cy, "id": 1},
+            ]
+        )
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", start)
+    for step in range(1, 9):
+        touch("touchMove", start + (end - start) * step / 8)
+    touch("touchEnd", end)
 
 
 def _alpha(data: bytes) -> np.ndarray:
@@ -209,7 +235,14 @@ def test_the_editor_refines_paints_zooms_undoes_and_downloads(
     cutout.refresh_from_db()
     assert cutout.hints[-1] == {"kind": "remove", "x": 600, "y": 60}
     mobile.screenshot(path=str(artifacts_dir / "editor-390.png"))
+    # Two fingers pinch: the view zooms, and no hint is made.
+    sent_before = len(sent)
+    small_zoom = int(mobile.locator("#zoom-value").inner_text().rstrip("%"))
+    _pinch(mobile, small.left + small.w / 2, small.top + small.h / 2, 60, 180)
+    zoomed = int(mobile.locator("#zoom-value").inner_text().rstrip("%"))
+    assert zoomed > small_zoom * 2, (small_zoom, zoomed)
+    mobile.wait_for_timeout(300)
+    assert len(sent) == sent_before
     if os.environ.get("CUTOUT_UPDATE_DOCS") == "1":
-        DOCS.mkdir(parents=True, exist_ok=True)
         for name in ("editor-1366.png", "editor-390.png"):
-            shutil.copy(artifacts_dir / name, DOCS / name)
+            save_for_docs(artifacts_dir / name, name)
