@@ -246,3 +246,66 @@ def test_the_editor_refines_paints_zooms_undoes_and_downloads(
     if os.environ.get("CUTOUT_UPDATE_DOCS") == "1":
         for name in ("editor-1366.png", "editor-390.png"):
             save_for_docs(artifacts_dir / name, name)
+
+
+def _rotated_jpeg() -> bytes:
+    """320x240 stored pixels (left half red, right half blue) with EXIF orientation 6: upright it
+    is 240x320, red on top, blue below."""
+    stored = Image.new("RGB", (320, 240), (220, 30, 30))
+    stored.paste((30, 60, 220), (160, 0, 320, 240))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    stored.save(out, "JPEG", quality=95, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_an_exif_rotated_photo_is_edited_upright_and_by_keyboard(
+    live_server: Any,
+    browser: Any,  # noqa: F811 (the fixture imported above)
+) -> None:
+    from playwright.sync_api import expect
+
+    persona = signed_up(credits=3)
+    cutout = cutout_create(
+        workspace=persona.workspace,
+        data=_rotated_jpeg(),
+        options=engine.Options(pipeline="fast"),
+        user=persona.user,
+        source=Source.WEB,
+    )
+    assert (cutout.width, cutout.height) == (240, 320)
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    log_in(page, live_server.url, persona.user.email, persona.password)
+    page.goto(f"{live_server.url}/app/cutouts/{cutout.pk}/")
+    expect(page.locator("#editor-status")).to_contain_text("Ready")
+    page.locator("#editor-compare").fill("100")  # the original everywhere
+
+    def colour(x: float, y: float) -> list[int]:
+        box = page.locator("#editor-stage").evaluate("el => [el.clientWidth, el.clientHeight]")
+        s = min(box[0] / 240, box[1] / 320)
+        ox, oy = (box[0] - 240 * s) / 2, (box[1] - 320 * s) / 2
+        return list(
+            page.evaluate(
+                """([x, y]) => { const c = document.getElementById('editor-canvas');
+                const r = c.width / c.clientWidth;
+                return Array.from(c.getContext('2d')
+                  .getImageData(Math.round(x * r), Math.round(y * r), 1, 1).data.slice(0, 3)); }""",
+                [ox + x * s, oy + y * s],
+            )
+        )
+
+    top, bottom = colour(120, 60), colour(120, 260)
+    assert top[0] > 150 and top[2] < 100, top  # red on top: drawn upright
+    assert bottom[2] > 150 and bottom[0] < 100, bottom
+
+    # Keyboard only: focus the image, zoom, move it under the crosshair, Enter clicks there.
+    page.locator("#editor-stage").focus()
+    page.keyboard.press("x")
+    page.keyboard.press("+")
+    page.keyboard.press("ArrowDown")  # the image moves up: the crosshair lands lower on it
+    page.keyboard.press("Enter")
+    expect(page.locator("#editor-status")).to_have_text("Updated")
+    cutout.refresh_from_db()
+    (hint,) = cutout.hints
+    assert hint["kind"] == "remove" and abs(hint["x"] - 120) <= 1 and hint["y"] > 175
