@@ -71,10 +71,18 @@ class ReplaySocket:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffered: IO[bytes] | None = None
+        self.end = 0
 
     def replay(self, buffered: IO[bytes]) -> None:
         self.drop()
         self.buffered = buffered
+        buffered.seek(0, 2)
+        self.end = buffered.tell()
+        buffered.seek(0)
+
+    def has_buffered(self) -> bool:
+        """Whether buffered bytes are still unread (a pipelined request the poller cannot see)."""
+        return self.buffered is not None and self.buffered.tell() < self.end
 
     def leftover(self) -> bytes:
         """What is still buffered and unread (bytes of a pipelined next request)."""
@@ -222,6 +230,22 @@ class BufferingThreadWorker(ThreadWorker):
         conn.cutout_ready = True
         self.enqueue_req(conn)
         return True
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        """A kept-alive connection whose next request is already buffered goes straight back to
+        :meth:`enqueue_req`: its socket will never turn readable for those bytes."""
+        sock = conn.sock
+        if (
+            self.alive
+            and isinstance(sock, ReplaySocket)
+            and sock.has_buffered()
+            and not fs.cancelled()
+            and fs.exception() is None
+            and fs.result() is True
+        ):
+            self.enqueue_req(conn)
+            return
+        super().finish_request(conn, fs)
 
     def _forget(self, state: _Arriving) -> None:
         if self.arriving.pop(id(state.conn), None) is not None:
