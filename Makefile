@@ -14,7 +14,7 @@ help:
 	@echo "make run    set up (venv, deps, models, db, demo account) and start site + worker"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make eval   score the default pipeline on ../shared/evalsets/dev"
-	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers)"
+	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, hostile load)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
