@@ -8,13 +8,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := cutout.settings
 
-.PHONY: help venv deps dev-deps models migrate demo static setup run test lint typecheck pytest eval bench lock clean
+.PHONY: help venv deps dev-deps models migrate demo static setup run test lint typecheck pytest eval bench guided lock clean
 
 help:
 	@echo "make run    set up (venv, deps, models, db, demo account) and start site + worker"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make eval   score the default pipeline on ../shared/evalsets/dev"
-	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, hostile load)"
+	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, refine calls, hostile load)"
+	@echo "make guided the guided-cutouts referee against a server of this checkout (~30-60 min)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -77,7 +78,12 @@ bench: dev-deps models
 	$(PY) -m cutout.tools.bench
 	$(PY) -m cutout.tools.bench_speed
 	$(PY) -m cutout.tools.worker_bench
+	$(PY) -m cutout.tools.bench_refine
 	$(PY) -m cutout.tools.harden_bench
+
+# ../shared/evalsets/guided.py against a server started here (a key with the credits it needs).
+guided: deps models migrate
+	nice -n 10 $(PY) -m cutout.tools.guided
 
 # Regenerate the locked sets (with hashes) from pyproject.toml's direct dependencies. Pins that
 # still satisfy them are kept; `make lock UPGRADE="--upgrade-package celery"` moves one on.
