@@ -138,3 +138,20 @@ def test_a_request_pipelined_behind_a_body_is_answered(port: int) -> None:
         answers = _answer(sock, 8)
     assert answers.count(b"HTTP/1.1 ") == 2, answers[:400]  # the POST's refusal, then /livez
     assert b"HTTP/1.1 200" in answers
+
+
+def test_expect_100_continue_gets_one_interim_answer_and_none_before_a_413(port: int) -> None:
+    head = (
+        b"POST /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        b"Content-Type: application/octet-stream\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head % 20_000)
+        sock.settimeout(5)
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"x" * 20_000)
+        answer = _answer(sock, 5)
+    assert b"100 Continue" not in answer and answer.startswith(b"HTTP/1.1 403")  # CSRF: a page
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head % 100_001)
+        assert _answer(sock, 5).startswith(b"HTTP/1.1 413")
