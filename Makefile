@@ -14,7 +14,7 @@ help:
 	@echo "make run    set up (venv, deps, models, db, demo account) and start site + worker"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make eval   score the default pipeline on ../shared/evalsets/dev"
-	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, refine calls, API under load, CLI)"
+	@echo "make bench  speed and memory benchmarks (engine vs rembg, workers, refine calls, API under load, CLI, hostile load)"
 	@echo "make guided the guided-cutouts referee against a server of this checkout (~30-60 min)"
 
 $(PY):

@@ -1,7 +1,7 @@
 """Hostile-load figures of docs/security.md: ``python -m cutout.tools.harden_bench [zipbomb|slowloris]``.
 
 ``zipbomb``: the issue's attack on batch intake: a 1 MB ZIP of 50 x 20 MB of zeros sent through
-:func:`cutout.jobs.job_create` (the path of the web upload and the API's batches), by a workspace
+:func:`cutout.jobs.services.job_create` as the web upload hands a ZIP to it, by a workspace
 without the credits (refused with 402) and by one with them (accepted: every entry unpacked into
 storage), once and by 4 threads at once (the web server's threads). Prints the process's RSS
 growth (peak over start, sampled every 5 ms).
