@@ -80,6 +80,7 @@ bench: dev-deps models
 	$(PY) -m cutout.tools.worker_bench
 	$(PY) -m cutout.tools.bench_refine
 	$(PY) -m cutout.tools.harden_bench
+	$(PY) -m cutout.tools.harden_upload
 	$(PY) -m cutout.tools.load_bench
 	$(PY) -m cutout.tools.cli_bench
 

@@ -40,7 +40,7 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         }
     )
     with gunicorn_server(env, "--threads", "2") as served:
-        yield served
+        yield served.port
 
 
 def _answer(sock: socket.socket, timeout: float) -> bytes:
