@@ -26,7 +26,7 @@ from cutout import engine
 from cutout.cutouts.services import cutout_create
 from cutout.models import Source
 from tests.factories import signed_up
-from tests.web.test_browser import browser, log_in  # noqa: F401 (a fixture)
+from tests.web.test_browser import log_in
 from tests.web.test_editor_browser import Stage, save_for_docs
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,7 +63,7 @@ def _side_by_side(original: bytes, before: bytes, after: bytes, out: Path) -> No
     sheet.save(out, optimize=True)
 
 
-def test_demo(live_server: Any, browser: Any, settings: Any) -> None:  # noqa: F811
+def test_demo(live_server: Any, browser: Any, settings: Any) -> None:
     from playwright.sync_api import expect
 
     if not DEV.exists():

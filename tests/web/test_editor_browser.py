@@ -24,7 +24,7 @@ from cutout.cutouts.services import cutout_create
 from cutout.models import Cutout, Source
 from tests.factories import signed_up
 from tests.web.conftest import photo
-from tests.web.test_browser import Watch, browser, log_in  # noqa: F401 (a fixture)
+from tests.web.test_browser import Watch, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -110,7 +110,7 @@ def _download(page: Any) -> bytes:
 
 def test_the_editor_refines_paints_zooms_undoes_and_downloads(
     live_server: Any,
-    browser: Any,  # noqa: F811 (the fixture imported above)
+    browser: Any,
     artifacts_dir: Path,
 ) -> None:
     from playwright.sync_api import expect
@@ -262,7 +262,7 @@ def _rotated_jpeg() -> bytes:
 
 def test_an_exif_rotated_photo_is_edited_upright_and_by_keyboard(
     live_server: Any,
-    browser: Any,  # noqa: F811 (the fixture imported above)
+    browser: Any,
 ) -> None:
     from playwright.sync_api import expect
 
