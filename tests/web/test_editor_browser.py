@@ -309,3 +309,47 @@ def test_an_exif_rotated_photo_is_edited_upright_and_by_keyboard(
     cutout.refresh_from_db()
     (hint,) = cutout.hints
     assert hint["kind"] == "remove" and abs(hint["x"] - 120) <= 1 and hint["y"] > 175
+
+
+def test_a_busy_server_is_asked_again_and_a_refused_edit_is_taken_back(
+    live_server: Any, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    persona = signed_up(credits=3)
+    cutout = _cutout(persona)
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    sent: list[list[dict[str, Any]]] = []
+    answers = ["busy", "real", "refused", "real"]  # what the next refine requests meet
+
+    def refine(route: Any) -> None:
+        sent.append(json.loads(route.request.post_data)["hints"])
+        answer = answers.pop(0)
+        if answer == "busy":  # a 503 with Retry-After, as cutout/errors.py answers an outage
+            error = {"code": "unavailable", "message": "Try again later."}
+            route.fulfill(status=503, headers={"Retry-After": "1"}, json={"error": error})
+        elif answer == "refused":
+            error = {"code": "invalid_parameter", "field": "hints", "message": "hints[1]: no."}
+            route.fulfill(status=400, json={"error": error})
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/app/cutouts/[^/]+/refine$"), refine)
+    log_in(page, live_server.url, persona.user.email, persona.password)
+    page.goto(f"{live_server.url}/app/cutouts/{cutout.pk}/")
+    status = page.locator("#editor-status")
+    expect(status).to_contain_text("Ready")
+    stage = Stage(page)
+    page.mouse.click(*stage.screen(320.5, 330.5))
+    expect(status).to_contain_text("trying again in 1 s")
+    expect(status).to_have_text("Updated")  # the same list, sent again by itself
+    assert sent == [[{"kind": "keep", "x": 320, "y": 330}]] * 2
+
+    page.keyboard.press("x")
+    page.mouse.click(*stage.screen(40.5, 40.5))
+    expect(status).to_contain_text("That edit was taken back. Nothing was charged.")
+    page.mouse.click(*stage.screen(600.5, 40.5))
+    expect(status).to_have_text("Updated")
+    assert sent[-1] == [{"kind": "keep", "x": 320, "y": 330}, {"kind": "remove", "x": 600, "y": 40}]
+    cutout.refresh_from_db()
+    assert cutout.hints == sent[-1] and cutout.version == 2
