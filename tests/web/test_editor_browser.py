@@ -310,6 +310,16 @@ def test_an_exif_rotated_photo_is_edited_upright_and_by_keyboard(
     (hint,) = cutout.hints
     assert hint["kind"] == "remove" and abs(hint["x"] - 120) <= 1 and hint["y"] > 175
 
+    # Reset goes back to the automatic cutout; the preview background switches.
+    page.get_by_role("button", name="Reset").click()
+    expect(page.locator("#editor-status")).to_have_text("Updated")
+    cutout.refresh_from_db()
+    assert cutout.hints == [] and not cutout.refined
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()
+    page.get_by_role("button", name="Dark").click()
+    expect(page.get_by_role("button", name="Dark")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#editor-stage")).to_have_class(re.compile(r"\bbg-dark\b"))
+
 
 def test_a_busy_server_is_asked_again_and_a_refused_edit_is_taken_back(
     live_server: Any, browser: Any
