@@ -44,15 +44,16 @@ def _cutout(persona: Any) -> Cutout:
 
 
 class Stage:
-    """Screen <-> image pixels for the editor's fitted view (as editor.js fits it)."""
+    """Screen <-> image pixels for the editor's fitted view (as editor.js fits it) of an image of
+    ``width`` x ``height``."""
 
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, width: int = W, height: int = H) -> None:
         box = page.locator("#editor-stage").bounding_box()
         inner = page.locator("#editor-stage").evaluate("el => [el.clientWidth, el.clientHeight]")
         self.left, self.top = box["x"] + 1, box["y"] + 1  # inside its 1 px border
         self.w, self.h = inner
-        self.s = min(self.w / W, self.h / H)
-        self.ox, self.oy = (self.w - W * self.s) / 2, (self.h - H * self.s) / 2
+        self.s = min(self.w / width, self.h / height)
+        self.ox, self.oy = (self.w - width * self.s) / 2, (self.h - height * self.s) / 2
 
     def screen(self, x: float, y: float) -> tuple[float, float]:
         return self.left + self.ox + x * self.s, self.top + self.oy + y * self.s
