@@ -46,6 +46,7 @@ app.conf.beat_schedule = {
     "webhooks-due": {"task": "cutout.tasks.webhooks_due", "schedule": 30.0},
     "reservations-expire": {"task": "cutout.tasks.reservations_expire", "schedule": 300.0},
     "jobs-requeue-stale": {"task": "cutout.tasks.jobs_requeue_stale", "schedule": 300.0},
+    "cutouts-fail-stuck": {"task": "cutout.tasks.cutouts_fail_stuck", "schedule": 60.0},
     "retention-sweep": {"task": "cutout.tasks.retention_sweep", "schedule": 3600.0},
 }
 

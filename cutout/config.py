@@ -7,7 +7,10 @@ variable and says what to do, so a typo'd deployment fails at start-up instead o
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
+import time
 from collections.abc import Callable, Iterable, Mapping
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
@@ -96,7 +99,9 @@ def environment_name(env: Mapping[str, str]) -> str:
     return name
 
 
-def secret_key(env: Mapping[str, str], environment: str) -> str:
+def secret_key(env: Mapping[str, str], environment: str, data_dir: Path) -> str:
+    """``SECRET_KEY`` from the environment; without it (not in production) the one kept in
+    ``<data dir>/secret_key``, made at random on first start. Never a constant."""
     key = env.get("SECRET_KEY", "")
     if key:
         if environment == "production" and (len(key) < 50 or len(set(key)) < 5):
@@ -109,8 +114,55 @@ def secret_key(env: Mapping[str, str], environment: str) -> str:
             "SECRET_KEY is required when CUTOUT_ENV=production. Generate one with: "
             "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
-    # Development and tests only: a fixed key that is never accepted in production.
-    return "dev-only-insecure-key-" + environment
+    try:
+        return persisted_secret(data_dir / SECRET_KEY_FILE)
+    except OSError as exc:
+        raise ConfigError(
+            f"SECRET_KEY is not set and {data_dir / SECRET_KEY_FILE} could not be made or read "
+            f"({exc.strerror or exc}): set SECRET_KEY, or make CUTOUT_DATA_DIR writable."
+        ) from None
+
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+
+
+def persisted_secret(path: Path) -> str:
+    """The key in ``path``; made first (random, mode 0600) when there is none.
+
+    Several processes may start at once (gunicorn workers, a Celery worker): each writes its own
+    candidate to a private temporary file and publishes it with ``link``, which fails when the
+    name exists, so exactly one candidate wins and every process reads that one, complete. The
+    key stays the same across restarts, so sessions, signed links and API-key hashes (whose
+    pepper defaults to it) stay valid.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        _publish_secret(path, secrets.token_urlsafe(50))
+    for _ in range(40):  # a racing writer without link() may still be writing its key
+        key = path.read_text().strip()
+        if len(key) >= 50:
+            return key
+        time.sleep(0.05)
+    raise ConfigError(f"{path} holds no usable key: delete it, or set SECRET_KEY.")
+
+
+def _publish_secret(path: Path, key: str) -> None:
+    candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process won: its key is the one
+        except OSError:  # a file system without hard links: create the name exclusively
+            with contextlib.suppress(FileExistsError):
+                out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(out, "w") as handle:
+                    handle.write(key + "\n")
+    finally:
+        candidate.unlink(missing_ok=True)
 
 
 def database(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:

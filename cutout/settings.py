@@ -29,9 +29,9 @@ try:
     DEBUG = env.flag("DJANGO_DEBUG", False)
     if PRODUCTION and DEBUG:
         env.problem("DJANGO_DEBUG must be off when CUTOUT_ENV=production.")
-    SECRET_KEY = config.secret_key(ENV, CUTOUT_ENV)
     DATA_DIR = Path(env.text("CUTOUT_DATA_DIR") or config.default_data_dir(BASE_DIR, ENV))
     DATA_DIR = DATA_DIR.expanduser()
+    SECRET_KEY = config.secret_key(ENV, CUTOUT_ENV, DATA_DIR)
     MEDIA_ROOT = DATA_DIR / "media"
     DATABASES = {
         "default": env.run(

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from billing.services import reservations_expire as billing_reservations_expire
 from cutout import mail, metrics, queue
+from cutout.cutouts import sweeps as cutout_sweeps
 from cutout.files import retention
 from cutout.jobs import processing, sweeps
 from cutout.jobs import services as jobs
@@ -120,6 +121,12 @@ def reservations_expire() -> int:
 def jobs_requeue_stale() -> int:
     """Beat: queue again items whose task was lost (crash between commit and publish, etc.)."""
     return sweeps.jobs_requeue_stale()
+
+
+@shared_task(acks_late=True)
+def cutouts_fail_stuck() -> int:
+    """Beat: fail cutouts left ``processing`` past any deadline, releasing their credits."""
+    return cutout_sweeps.cutouts_fail_stuck()
 
 
 @shared_task(bind=True, acks_late=True, max_retries=6, soft_time_limit=120, time_limit=150)

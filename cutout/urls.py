@@ -30,3 +30,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("v1/", include(api.v1_patterns)),
     path("v1.0/", include(api.removebg_patterns)),
 ]
+
+# Unhandled errors: an outage is a 503 page; unreadable requests answer JSON to JSON clients.
+handler500 = "cutout.web.error_pages.server_error"
+handler400 = "cutout.web.error_pages.bad_request"

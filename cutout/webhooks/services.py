@@ -84,6 +84,27 @@ def endpoint_create(
     )
 
 
+# Refusals of the URL itself (not of the network): retrying cannot help, so the endpoint stops.
+URL_REFUSALS = ("blocked_address", "invalid_url")
+
+
+def endpoint_disable(*, endpoint_id: Any, reason: str) -> None:
+    """Stop deliveries to an endpoint, saying why (the webhooks page shows it)."""
+    WebhookEndpoint.objects.filter(id=endpoint_id, is_active=True).update(
+        is_active=False, disabled_reason=reason[:300], disabled_at=timezone.now()
+    )
+
+
+def endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Deliver to a disabled endpoint again, once its URL is allowed (:class:`WebhookUrlError`)."""
+    url_check(endpoint.url)
+    endpoint.is_active = True
+    endpoint.disabled_reason = ""
+    endpoint.disabled_at = None
+    endpoint.save(update_fields=["is_active", "disabled_reason", "disabled_at"])
+    return endpoint
+
+
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
 
