@@ -145,23 +145,26 @@ def test_the_queue_depth_is_read_from_the_broker(monkeypatch: pytest.MonkeyPatch
 
 @pytest.mark.redis
 def test_the_queue_length_of_a_redis_broker(redis_url: str) -> None:
+    """On a queue of its own: the Redis transport keeps a queue in several lists (one per
+    priority step), and other tests leave messages in the default queue's."""
+    import secrets
+
     import redis
 
     from cutout.celery import app
     from cutout.queue import queue_length
 
     client = redis.Redis.from_url(redis_url)
-    name = app.conf.task_default_queue
-    saved = app.conf.broker_url
-    app.conf.update(broker_url=redis_url)
+    name = f"cutout-test-depth-{secrets.token_hex(4)}"
+    saved = app.conf.broker_url, app.conf.task_default_queue
+    app.conf.update(broker_url=redis_url, task_default_queue=name)
     try:
-        client.delete(name)
-        assert queue_length() == 0
+        assert queue_length() == 0  # never declared: nothing can be waiting
         client.lpush(name, b"{}", b"{}")  # two messages waiting (never delivered: removed below)
         assert queue_length() == 2
     finally:
-        client.delete(name)
-        app.conf.update(broker_url=saved)
+        client.delete(*(client.keys(f"{name}*") or [name]))
+        app.conf.update(broker_url=saved[0], task_default_queue=saved[1])
 
 
 # ---------------------------------------------------------------------------------------------
