@@ -156,15 +156,19 @@ def test_the_queue_length_of_a_redis_broker(redis_url: str) -> None:
 
     client = redis.Redis.from_url(redis_url)
     name = f"cutout-test-depth-{secrets.token_hex(4)}"
-    saved = app.conf.broker_url, app.conf.task_default_queue
-    app.conf.update(broker_url=redis_url, task_default_queue=name)
+    # The app reads Django settings through the CELERY_ namespace: overrides use those names.
+    keys = ("CELERY_BROKER_URL", "CELERY_TASK_DEFAULT_QUEUE")
+    saved = {key: app.conf.get(key) for key in keys}
+    app.conf["CELERY_BROKER_URL"], app.conf["CELERY_TASK_DEFAULT_QUEUE"] = redis_url, name
+    assert (app.conf.broker_url, app.conf.task_default_queue) == (redis_url, name)
     try:
         assert queue_length() == 0  # never declared: nothing can be waiting
         client.lpush(name, b"{}", b"{}")  # two messages waiting (never delivered: removed below)
         assert queue_length() == 2
     finally:
         client.delete(*(client.keys(f"{name}*") or [name]))
-        app.conf.update(broker_url=saved[0], task_default_queue=saved[1])
+        for key, value in saved.items():
+            app.conf[key] = value
 
 
 # ---------------------------------------------------------------------------------------------
