@@ -281,9 +281,11 @@ def run_cutout(
     data: bytes,
     options: Any,
     input_name: str = "",
+    hints: Any = None,
+    roi: str | None = None,
 ) -> Any:
     """Create the cutout for the authenticated key (a thin call into the service), under the
-    request's ``Idempotency-Key`` if it sent one."""
+    request's ``Idempotency-Key`` if it sent one; ``hints`` / ``roi`` refine it at once."""
     api_key = api_workspace_key(request)
     return cutout_create(
         workspace=api_key.workspace,
@@ -294,6 +296,8 @@ def run_cutout(
         dialect=dialect.name,
         input_name=input_name[:255],
         idempotency_key=idempotency_key(request),
+        hints=hints,
+        roi=roi,
     )
 
 

@@ -5,8 +5,9 @@ Input as multipart/form-data, application/x-www-form-urlencoded or JSON: exactly
 medium = 1.5 MP, hd = 4 MP, full/4k/auto/50MP = original), ``type`` (echoed in ``X-Type``;
 ``auto`` answers ``other``), ``format`` (auto/png/jpg/webp/zip), ``channels`` (rgba/alpha),
 ``crop``, ``crop_margin`` (px or %, 1/2/4 values), ``bg_color`` (hex with or without ``#``, or a
-colour name), ``add_shadow``; ``type_level``, ``semitransparency`` and the default values of
-``roi``, ``scale`` and ``position`` are accepted; other values of those, and background images,
+colour name), ``add_shadow``; ``roi`` ("x1 y1 x2 y2" in px or %: only its inside can be foreground, a box hint of
+guided refinement); ``type_level``, ``semitransparency`` and the default values of ``scale`` and
+``position`` are accepted; other values of those, and background images,
 are refused with a clear error rather than silently ignored.
 
 Header ``X-Api-Key`` (or ``Authorization: Bearer``). The image comes back as the body, or as
@@ -149,10 +150,6 @@ def build_options(params: dict[str, Any], info: common.ImageInfo) -> tuple[engin
     common.parse_bool(_text(params, "semitransparency", "true"), field="semitransparency")
     crop_margin = _text(params, "crop_margin", "0") or "0"
     bg_color = _bg_color(_text(params, "bg_color"))
-    if _text(params, "roi") not in DEFAULT_ROI:
-        raise ApiError(
-            "invalid_parameter", "roi is not supported: send the whole image.", field="roi"
-        )
     if _text(params, "scale", "original").lower() not in ("original", "100%", ""):
         raise ApiError(
             "invalid_parameter", "scale is not supported (only 'original').", field="scale"
@@ -263,7 +260,15 @@ def removebg(request: HttpRequest) -> HttpResponse:
     data, name = read_source(params, files)
     info = common.peek_image(data)
     options, kind = build_options(params, info)
-    cutout = common.run_cutout(request, DIALECT, data=data, options=options, input_name=name)
+    roi = _text(params, "roi")
+    cutout = common.run_cutout(
+        request,
+        DIALECT,
+        data=data,
+        options=options,
+        input_name=name,
+        roi=None if roi in DEFAULT_ROI else roi,
+    )
     box = cutout.metadata.get("bbox") or {}
     fg = {
         "foreground_top": int(box.get("top", 0)),

@@ -24,6 +24,7 @@ checks). Setup-time code (fetching weights, building int8 files) is :mod:`cutout
 """
 
 from .decode import ACCEPTED_FORMATS, DecodedImage, decode_image
+from .edit import Edit, edit_cutout
 from .errors import (
     DecompressionBomb,
     EngineError,
@@ -36,6 +37,8 @@ from .errors import (
     TruncatedImage,
     UnsupportedFormat,
 )
+from .guided import Refined, refine_with_hints
+from .hints import MAX_HINTS, MAX_STROKE_POINTS, Hint, hints_as_json, parse_hints, parse_roi
 from .limits import Limits
 from .matte import Matte, compute_matte, matte_from_png, matte_to_png
 from .names import CHANNELS, FORMATS, MODES, PIPELINE_NAMES, SIZES, validate_pipeline
@@ -49,6 +52,7 @@ from .optionspec import (
     options_from_dict,
 )
 from .pipelines import DEFAULT_PIPELINE, PIPELINES, preload
+from .prior import Prior, prior_from_bytes, prior_from_matte, prior_to_bytes
 from .process import process
 from .registry import MODELS, check_model, default_model_dir, list_models
 from .render import Result, render
@@ -61,6 +65,8 @@ __all__ = [
     "CHANNELS",
     "DEFAULT_PIPELINE",
     "FORMATS",
+    "MAX_HINTS",
+    "MAX_STROKE_POINTS",
     "MODELS",
     "MODES",
     "OPTION_FIELDS",
@@ -70,7 +76,9 @@ __all__ = [
     "SIZES",
     "DecodedImage",
     "DecompressionBomb",
+    "Edit",
     "EngineError",
+    "Hint",
     "ImageTooLarge",
     "ImageTooSmall",
     "InvalidImage",
@@ -80,6 +88,8 @@ __all__ = [
     "ModelMissing",
     "OptionSpec",
     "Options",
+    "Prior",
+    "Refined",
     "Result",
     "TooManyPixels",
     "TruncatedImage",
@@ -90,7 +100,9 @@ __all__ = [
     "decode_image",
     "decoded_from_stored_matte",
     "default_model_dir",
+    "edit_cutout",
     "get_session",
+    "hints_as_json",
     "list_models",
     "loaded_models",
     "matte_from_png",
@@ -99,8 +111,14 @@ __all__ = [
     "options_as_dict",
     "options_from_dict",
     "parse_color",
+    "parse_hints",
+    "parse_roi",
     "preload",
+    "prior_from_bytes",
+    "prior_from_matte",
+    "prior_to_bytes",
     "process",
+    "refine_with_hints",
     "render",
     "side_threads",
     "stored_matte_png",

@@ -24,7 +24,7 @@ ENGINE_LAYERS: list[tuple[str, ...]] = [
     ("errors", "timing", "limits"),
     ("names", "values"),
     ("options", "optionspec"),
-    ("decode", "encode", "foreground", "refine"),
+    ("decode", "encode", "foreground", "refine", "hints", "graphcut"),
     ("registry",),
     ("derived", "runtime"),
     ("sessions",),
@@ -32,7 +32,10 @@ ENGINE_LAYERS: list[tuple[str, ...]] = [
     ("fusion",),
     ("pipelines",),
     ("matte",),
+    ("prior",),
     ("render", "stored", "process"),
+    ("guided",),
+    ("edit",),
     ("",),  # the package itself (its public names)
     ("setup", "setup.fetch", "setup.graph", "setup.calibration", "setup.int8"),
 ]

@@ -18,7 +18,7 @@ from django.test import Client
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from cutout import metrics
+from cutout import scrape
 from cutout.cutouts.services import cutout_create
 from cutout.engine import EngineError, Options
 from tests.factories import make_workspace
@@ -39,6 +39,8 @@ def _value(name: str, **labels: str) -> float:
         ("10.89.0.7", {}, True),  # the monitoring network (a compose network, say)
         ("8.8.8.8", {}, False),  # a public address
         ("203.0.113.9", {}, False),  # documentation range: not internal either
+        ("::ffff:192.168.1.5", {}, True),  # an IPv4 private address on a dual-stack socket
+        ("fd12:3456::7", {}, True),  # IPv6 unique local
         ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}, False),  # relayed by the public proxy
     ],
 )
@@ -113,8 +115,8 @@ def test_forked_processes_are_added_up(tmp_path: Path) -> None:
     for _ in range(2):
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
     scrape = (
-        "from cutout import metrics; import sys; "
-        "sys.stdout.write(metrics.exposition(with_queue=False).decode())"
+        "from cutout import metrics; import sys; from prometheus_client import generate_latest; "
+        "sys.stdout.write(generate_latest(metrics.registry()).decode())"
     )
     out = subprocess.run(
         [sys.executable, "-c", scrape],
@@ -136,10 +138,10 @@ def test_the_queue_depth_is_read_from_the_broker(monkeypatch: pytest.MonkeyPatch
     from cutout import queue
 
     monkeypatch.setattr(queue, "queue_length", lambda: 7)
-    text = metrics.exposition(with_queue=True).decode()
+    text = scrape.exposition(with_queue=True).decode()
     assert "cutout_queue_messages 7.0" in text
     monkeypatch.setattr(queue, "queue_length", lambda: None)  # the broker does not answer
-    text = metrics.exposition(with_queue=True).decode()
+    text = scrape.exposition(with_queue=True).decode()
     assert "\ncutout_queue_messages " not in text and "# TYPE cutout_queue_messages gauge" in text
 
 
