@@ -305,6 +305,8 @@ def test_the_readme_table_names_only_variables_the_settings_read() -> None:
         | set(config.S3_VARS)
         | set(config.STRIPE_VARS)
     )
+    gunicorn = (ROOT / "cutout" / "gunicorn_conf.py").read_text()
+    read |= set(re.findall(r'"(CUTOUT_[A-Z0-9_]+)"', gunicorn))
     read |= {
         config.S3_PUBLIC,
         "STRIPE_API_BASE",
@@ -326,3 +328,13 @@ def test_every_variable_the_settings_read_is_in_the_readme_table(
     read = _settings({}, monkeypatch)["env"].names  # type: ignore[attr-defined]
     # Test-only knobs: eager tasks for the suite, the Stripe stand-in's address.
     assert read - documented == {"CELERY_TASK_ALWAYS_EAGER", "STRIPE_API_BASE"}
+
+
+def test_the_web_servers_variables_are_not_reported_as_unknown() -> None:
+    """gunicorn_conf reads its own variables before Django starts: cutout.W001 must not call
+    them typos."""
+    import re
+
+    gunicorn = (ROOT / "cutout" / "gunicorn_conf.py").read_text()
+    names = set(re.findall(r'_number\("(CUTOUT_[A-Z0-9_]+)"', gunicorn))
+    assert names and names <= set(config.NOT_SETTINGS)
