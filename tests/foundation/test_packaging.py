@@ -144,3 +144,24 @@ def test_the_installed_package_finds_its_templates_and_keeps_data_outside(
     assert static.endswith("cutout/site/static") and Path(static, "img", "landing").is_dir()
     checked = _cutout(installed, tmp_path, "manage", "check")
     assert checked.returncode == 0, checked.stderr
+
+
+def test_serve_runs_gunicorn_with_the_projects_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cutout serve`` gets the slow-client limits of cutout/gunicorn_conf.py, not gunicorn's
+    defaults, and no gunicorn access log (ours redacts query strings)."""
+    from cutout import cli
+
+    ran: list[list[str]] = []
+
+    def run(program: list[str]) -> int:
+        ran.append(program)
+        return 0
+
+    monkeypatch.setattr(cli, "_exec", run)
+    monkeypatch.setattr(cli, "_metrics_dir", lambda kind: None)
+    assert cli.main(["serve", "--bind", "0.0.0.0:8000", "--workers", "3"]) == 0
+    (program,) = ran
+    assert program[1:5] == ["-m", "gunicorn", "-c", "python:cutout.gunicorn_conf"]
+    assert program[program.index("--access-logfile") + 1] == os.devnull
+    assert program[program.index("--workers") + 1] == "3"
+    assert program[program.index("--bind") + 1] == "0.0.0.0:8000"
