@@ -23,7 +23,7 @@ Nothing here imports Django or Celery (a test imports this package in a fresh in
 checks). Setup-time code (fetching weights, building int8 files) is :mod:`cutout.engine.setup`.
 """
 
-from .decode import ACCEPTED_FORMATS, DecodedImage, decode_image
+from .decode import ACCEPTED_FORMATS, DecodedImage, decode_background, decode_image
 from .errors import (
     DecompressionBomb,
     EngineError,
@@ -32,13 +32,30 @@ from .errors import (
     InvalidImage,
     InvalidOption,
     ModelMissing,
+    NoForeground,
     TooManyPixels,
     TruncatedImage,
     UnsupportedFormat,
 )
 from .limits import Limits
-from .matte import Matte, compute_matte, matte_from_png, matte_to_png
-from .names import CHANNELS, FORMATS, MODES, PIPELINE_NAMES, SIZES, validate_pipeline
+from .matte import (
+    Matte,
+    compute_matte,
+    foreground_found,
+    matte_from_png,
+    matte_to_png,
+    require_foreground,
+)
+from .names import (
+    CHANNELS,
+    FORMATS,
+    MODES,
+    PIPELINE_NAMES,
+    PREVIEW_MAX_PIXELS,
+    SHADOW_TYPES,
+    SIZES,
+    validate_pipeline,
+)
 from .options import Options
 from .optionspec import (
     OPTION_FIELDS,
@@ -67,6 +84,8 @@ __all__ = [
     "OPTION_SPECS",
     "PIPELINES",
     "PIPELINE_NAMES",
+    "PREVIEW_MAX_PIXELS",
+    "SHADOW_TYPES",
     "SIZES",
     "DecodedImage",
     "DecompressionBomb",
@@ -78,6 +97,7 @@ __all__ = [
     "Limits",
     "Matte",
     "ModelMissing",
+    "NoForeground",
     "OptionSpec",
     "Options",
     "Result",
@@ -87,9 +107,11 @@ __all__ = [
     "check_model",
     "compute_matte",
     "configure",
+    "decode_background",
     "decode_image",
     "decoded_from_stored_matte",
     "default_model_dir",
+    "foreground_found",
     "get_session",
     "list_models",
     "loaded_models",
@@ -102,6 +124,7 @@ __all__ = [
     "preload",
     "process",
     "render",
+    "require_foreground",
     "side_threads",
     "stored_matte_png",
     "validate_pipeline",

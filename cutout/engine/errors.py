@@ -74,3 +74,13 @@ class ModelMissing(EngineError):
     """A model file is absent or does not match its recorded sha256."""
 
     code = "model_missing"
+
+
+class NoForeground(EngineError):
+    """The matte found no subject (a blank wall, a solid colour): nothing to cut out.
+
+    Judged from the matte by :func:`cutout.engine.require_foreground`; callers refuse the image
+    (remove.bg's ``unknown_foreground``) rather than return an empty picture and charge for it.
+    """
+
+    code = "unknown_foreground"

@@ -24,7 +24,7 @@ ENGINE_LAYERS: list[tuple[str, ...]] = [
     ("errors", "timing", "limits"),
     ("names", "values"),
     ("options", "optionspec"),
-    ("decode", "encode", "foreground", "refine"),
+    ("decode", "encode", "foreground", "refine", "backdrop", "layout"),
     ("registry",),
     ("derived", "runtime"),
     ("sessions",),
