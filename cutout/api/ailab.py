@@ -104,6 +104,12 @@ ERRORS: dict[str, tuple[int, str, str, str]] = {
         "The image resolution is not supported.",
     ),
     "fetch_failed": (400, "ERROR_PARAMETERS", "ERROR_PARAMETERS", "Invalid parameters."),
+    "unknown_foreground": (
+        422,
+        "ERROR_NO_RECOGNITION_TARGET_DETECTED",
+        "ERROR_NO_RECOGNITION_TARGET_DETECTED",
+        "No recognition target detected in the image.",
+    ),
     "insufficient_credits": (
         429,
         "ERROR_NOT_ENOUGH_CREDITS",

@@ -68,6 +68,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "invalid_image": (400, "failed_to_read_image", "Failed to read image"),
     "image_too_small": (400, "resolution_too_low", "Input image resolution too low"),
     "image_too_large": (400, "resolution_too_high", "Input image resolution too high"),
+    "unknown_foreground": (400, "unknown_foreground", "Could not identify foreground in image"),
     "fetch_failed": (400, "failed_to_download_image", "Failed to download image from URL"),
     "insufficient_credits": (402, "insufficient_credits", "Insufficient credits"),
     "monthly_cap_exceeded": (

@@ -43,6 +43,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid_image": (400, "validation_error"),
     "image_too_small": (400, "validation_error"),
     "image_too_large": (400, "validation_error"),
+    "unknown_foreground": (400, "unknown_foreground"),
     "fetch_failed": (400, "validation_error"),
     "insufficient_credits": (402, "payment_required"),
     "monthly_cap_exceeded": (402, "payment_required"),
