@@ -1,5 +1,12 @@
 """Rendering a finished cutout again in other options, from its stored matte: no model run and
-no credit. A version asked for twice is made once."""
+no credit. A version asked for twice is made once.
+
+Backgrounds are versions too: a colour, a picture (``background=`` bytes; ``options.bg_image``
+is set to its sha256) or the photo's own background blurred (``bg_blur``). The blur needs the
+photo's background, which only the original holds: for a workspace that does not keep originals
+it is refused (``InvalidOption`` on ``bg_blur``), since the stored matte file keeps no background
+pixel on purpose.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,13 @@ from django.utils import timezone
 from cutout import engine
 from cutout.cutouts import selectors
 from cutout.cutouts.engine_settings import engine_limits
-from cutout.cutouts.services import cutout_fail_with, dedup_key_for, result_metadata, save_file
+from cutout.cutouts.services import (
+    cutout_fail_with,
+    dedup_key_for,
+    result_metadata,
+    save_file,
+    with_background,
+)
 from cutout.models import Cutout
 
 if TYPE_CHECKING:
@@ -27,8 +40,16 @@ def cutout_root(cutout: Cutout) -> Cutout:
     return parent if parent is not None and parent.matte else cutout
 
 
-def cutout_version(*, source: Cutout, options: engine.Options, user: User | None = None) -> Cutout:
-    """A free version of ``source`` in ``options``; an identical version already made is reused."""
+def cutout_version(
+    *,
+    source: Cutout,
+    options: engine.Options,
+    user: User | None = None,
+    background: bytes | None = None,
+) -> Cutout:
+    """A free version of ``source`` in ``options`` (on ``background``, a picture's bytes, if
+    given); an identical version already made is reused."""
+    options = with_background(options, background)
     wanted = engine.options_as_dict(options)
     wanted["pipeline"] = source.options.get("pipeline", source.pipeline)
     key = dedup_key_for(source.input_sha256, wanted)
@@ -41,16 +62,30 @@ def cutout_version(*, source: Cutout, options: engine.Options, user: User | None
     )
     if existing is not None:
         return existing
-    return cutout_rerender(cutout=source, options=options, user=user)
+    return cutout_rerender(cutout=source, options=options, user=user, background=background)
 
 
-def cutout_rerender(*, cutout: Cutout, options: engine.Options, user: User | None = None) -> Cutout:
+def cutout_rerender(
+    *,
+    cutout: Cutout,
+    options: engine.Options,
+    user: User | None = None,
+    background: bytes | None = None,
+) -> Cutout:
     """A new cutout from ``cutout``'s stored matte in other options: no model run, no credit.
 
     The pipeline cannot change (that would need the model); ``options.pipeline`` is ignored.
     """
     if cutout.status != Cutout.Status.SUCCEEDED or not cutout.matte:
         raise engine.InvalidOption("Only a finished cutout can be rendered again.", field="cutout")
+    options = with_background(options, background)
+    if options.has_bg_blur and not cutout.original:
+        raise engine.InvalidOption(
+            "This cutout's original was not kept, so its background cannot be blurred: upload "
+            "the photo again with bg_blur (or turn on keeping originals for the workspace).",
+            field="bg_blur",
+        )
+    backdrop = engine.decode_background(background, engine_limits()) if background else None
     with cutout.matte.open("rb") as handle:
         matte_bytes = handle.read()
     matte = engine.matte_from_png(matte_bytes)
@@ -78,7 +113,7 @@ def cutout_rerender(*, cutout: Cutout, options: engine.Options, user: User | Non
     started = time.perf_counter()
     try:
         save_file(new.matte, "matte.png", matte_bytes)
-        result = engine.render(decoded, matte, options)
+        result = engine.render(decoded, matte, options, background=backdrop)
         save_file(new.result, f"result.{result.extension}", result.data)
         new.result_content_type = result.content_type
         new.result_width = result.width

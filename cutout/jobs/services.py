@@ -22,7 +22,8 @@ from billing.errors import InsufficientCredits
 from billing.selectors import balance_for
 from cutout import queue
 from cutout.cutouts.engine_settings import default_pipeline
-from cutout.engine import Options, options_as_dict, options_from_dict
+from cutout.cutouts.services import credits_for
+from cutout.engine import InvalidOption, Options, options_as_dict, options_from_dict
 from cutout.files import storage
 from cutout.jobs.intake import BatchFile, batch_read
 from cutout.jobs.results import job_results_zip_write
@@ -73,8 +74,12 @@ def job_create(
         if found is not None:
             return found
     opts = job_options(options)
+    if opts.bg_image is not None:
+        raise InvalidOption(
+            "A batch cannot take a background picture; use bg_color or bg_blur", field="bg_image"
+        )
     batch = batch_read(files=files, zip_file=zip_file)
-    payable = sum(1 for entry in batch if not entry.too_large)
+    payable = credits_for(opts) * sum(1 for entry in batch if not entry.too_large)
     _check_credits(workspace, payable)
 
     job = Job(
