@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := cutout.settings
 
-.PHONY: help venv deps dev-deps models migrate demo static setup run test lint typecheck pytest eval bench clean
+.PHONY: help venv deps dev-deps models migrate demo static setup run test lint typecheck pytest eval bench lock clean
 
 help:
 	@echo "make run    set up (venv, deps, models, db, demo account) and start site + worker"
@@ -77,6 +77,17 @@ bench: dev-deps models
 	$(PY) -m cutout.tools.bench
 	$(PY) -m cutout.tools.bench_speed
 	$(PY) -m cutout.tools.worker_bench
+
+# Regenerate the locked sets (with hashes) from pyproject.toml's direct dependencies. Pins that
+# still satisfy them are kept; `make lock UPGRADE="--upgrade-package celery"` moves one on.
+LOCK_VENV := var/lock-venv
+LOCK_FLAGS := --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras
+lock:
+	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/pip install --quiet "pip-tools>=7.4,<8"; }
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) $(UPGRADE) -o requirements.txt pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) $(UPGRADE) --extra dev -c requirements.txt \
+		-o requirements-dev.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) staticfiles .mypy_cache .ruff_cache .pytest_cache tests/artifacts

@@ -163,3 +163,18 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"Invitation of {self.email} to {self.workspace}"
+
+
+class ThrottleCount(models.Model):
+    """One throttle counter: attempts of one identity under one rule in one time window.
+
+    Kept in the database so every web process counts the same attempts (see
+    :mod:`accounts.throttle`); ``key`` is a hash (rule, identity and window), never an address.
+    """
+
+    key = models.CharField(max_length=80, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

@@ -31,11 +31,13 @@ logger = logging.getLogger(__name__)
 
 
 def _send(*, template: str, context: Mapping[str, Any], to: str) -> None:
-    """Sends ``accounts/email/<template>.txt``; EmailNotSent when the mail server fails."""
+    """Sends ``accounts/email/<template>.txt`` with its ``.html`` alternative (from the mail
+    task, once the transaction commits); EmailNotSent when it cannot be handed over."""
     subject = render_to_string(f"accounts/email/{template}_subject.txt", context).strip()
     body = render_to_string(f"accounts/email/{template}.txt", context)
+    html = render_to_string(f"accounts/email/{template}.html", context)
     try:
-        send_mail(subject, body, None, [to])
+        send_mail(subject, body, None, [to], html_message=html)
     except (smtplib.SMTPException, OSError) as exc:
         # The body holds a signed link: log the failure, never the message.
         logger.warning("could not send %s email: %s", template, exc.__class__.__name__)

@@ -7,8 +7,8 @@ points the client at a local fake Stripe for tests and development.
 
 from __future__ import annotations
 
-import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +16,7 @@ import stripe
 from django.conf import settings
 
 from billing import errors
+from cutout.jsonbody import json_body
 
 if TYPE_CHECKING:
     from stripe._base_address import BaseAddresses
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SignatureVerificationError = stripe.SignatureVerificationError
+# How far a webhook's signed timestamp may be from now, either way (Stripe's default is 300 s).
+WEBHOOK_TOLERANCE_S = 300
+MAX_WEBHOOK_BYTES = 1024 * 1024  # Stripe's events are a few kilobytes
 
 
 @dataclass(frozen=True)
@@ -96,13 +100,32 @@ def checkout_session_create(
 def webhook_event(payload: bytes, signature: str) -> dict[str, Any]:
     """The event in a webhook body, after checking its ``Stripe-Signature`` header.
 
-    Raises :class:`SignatureVerificationError` for a missing, forged or too old signature and
-    ``ValueError`` for a body that is not JSON.
+    Raises :class:`SignatureVerificationError` for a missing or forged signature, or one whose
+    timestamp is more than :data:`WEBHOOK_TOLERANCE_S` away from now, in the past (a replay)
+    or in the future (Stripe's library checks only the past); ``ValueError`` for a body that is
+    not a Stripe event: not JSON, not an object, too large or too deeply nested
+    (:func:`cutout.jsonbody.json_body`). The body is parsed only once it is verified.
     """
     if not is_configured():
         raise errors.BillingNotConfigured()
-    stripe.Webhook.construct_event(payload, signature, settings.STRIPE["webhook_secret"])
-    event: dict[str, Any] = json.loads(payload)
+    if len(payload) > MAX_WEBHOOK_BYTES:
+        raise ValueError("The webhook body is too large to be a Stripe event.")
+    secret = settings.STRIPE["webhook_secret"]
+    stripe.WebhookSignature.verify_header(payload, signature, secret, WEBHOOK_TOLERANCE_S)
+    if _signed_at(signature) > time.time() + WEBHOOK_TOLERANCE_S:
+        raise SignatureVerificationError(
+            "Timestamp in the future, outside the tolerance zone", signature, payload
+        )
+    event = json_body(payload, max_bytes=MAX_WEBHOOK_BYTES)
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
         raise ValueError("The webhook body is not a Stripe event.")
     return event
+
+
+def _signed_at(signature: str) -> int:
+    """The ``t=`` of a header that :func:`stripe.WebhookSignature.verify_header` accepted."""
+    for part in signature.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() == "t":
+            return int(value)
+    raise SignatureVerificationError("No timestamp in the signature", signature)

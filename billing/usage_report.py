@@ -17,6 +17,7 @@ from accounts.models import Workspace
 from billing import selectors
 from billing.charts import bar_chart
 from billing.models import format_money
+from cutout.spreadsheet import safe_row
 
 
 def _parse_day(raw: str | None, default: date) -> date:
@@ -68,10 +69,10 @@ def csv_response(context: dict[str, Any]) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerow([selectors.GROUPS[group], "id", "credits used", "cutouts", "refunded", "net"])
     for row in context["rows"]:
-        label = row.label
-        if label[:1] in ("=", "+", "-", "@"):
-            label = "'" + label  # keep spreadsheets from running it as a formula
-        writer.writerow([label, row.key, row.credits, row.cutouts, row.refunded, row.net])
+        # Names are people's own text: spreadsheets must show them, never run them.
+        writer.writerow(
+            safe_row([row.label, row.key, row.credits, row.cutouts, row.refunded, row.net])
+        )
     totals = context["totals"]
     writer.writerow(["Total", "", totals.credits, totals.cutouts, totals.refunded, totals.net])
     return response

@@ -46,6 +46,7 @@ app.conf.beat_schedule = {
     "webhooks-due": {"task": "cutout.tasks.webhooks_due", "schedule": 30.0},
     "reservations-expire": {"task": "cutout.tasks.reservations_expire", "schedule": 300.0},
     "jobs-requeue-stale": {"task": "cutout.tasks.jobs_requeue_stale", "schedule": 300.0},
+    "cutouts-fail-stuck": {"task": "cutout.tasks.cutouts_fail_stuck", "schedule": 60.0},
     "retention-sweep": {"task": "cutout.tasks.retention_sweep", "schedule": 3600.0},
 }
 
@@ -64,8 +65,7 @@ def _preload_models() -> None:
     from cutout import engine
 
     log = logging.getLogger("cutout.worker")
-    wanted = os.environ.get("CUTOUT_WORKER_PRELOAD", "") or settings.CUTOUT_DEFAULT_PIPELINE
-    pipelines = [name.strip() for name in wanted.split(",") if name.strip()]
+    pipelines: list[str] = list(settings.CUTOUT_WORKER_PRELOAD)
     engine.configure(threads=settings.CUTOUT_INTRA_OP_THREADS, model_dir=settings.CUTOUT_MODEL_DIR)
     if pipelines == ["none"]:
         return

@@ -7,14 +7,22 @@ variable and says what to do, so a typo'd deployment fails at start-up instead o
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import dj_database_url
 
+from cutout.engine.names import PIPELINE_NAMES
 from cutout.engine.registry import default_model_dir as engine_model_dir
+
+T = TypeVar("T")
 
 ENVIRONMENTS = ("dev", "test", "production")
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -26,6 +34,22 @@ S3_VARS = (
     "CUTOUT_S3_ACCESS_KEY_ID",
     "CUTOUT_S3_SECRET_ACCESS_KEY",
     "CUTOUT_S3_REGION",
+)
+# Presigned URLs name the host a browser reaches (a compose stack's S3 is http://s3:9000 inside).
+S3_PUBLIC = "CUTOUT_S3_PUBLIC_ENDPOINT_URL"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# CUTOUT_ variables that are not settings: the test suite's servers, the compose file's knobs and
+# the CLI's own. Anything else starting with CUTOUT_ that no setting reads is reported (a typo).
+NOT_SETTINGS = (
+    "CUTOUT_TEST_REDIS_URL",
+    "CUTOUT_TEST_S3_ENDPOINT",
+    "CUTOUT_CHROMIUM",
+    "CUTOUT_BIND",
+    "CUTOUT_PORT",
+    "CUTOUT_WORKERS",
+    "CUTOUT_IMAGE",
+    "CUTOUT_BASE_IMAGE",
+    "CUTOUT_BIND_ADDRESS",
 )
 STRIPE_VARS = ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_PUBLISHABLE_KEY")
 
@@ -75,7 +99,9 @@ def environment_name(env: Mapping[str, str]) -> str:
     return name
 
 
-def secret_key(env: Mapping[str, str], environment: str) -> str:
+def secret_key(env: Mapping[str, str], environment: str, data_dir: Path) -> str:
+    """``SECRET_KEY`` from the environment; without it (not in production) the one kept in
+    ``<data dir>/secret_key``, made at random on first start. Never a constant."""
     key = env.get("SECRET_KEY", "")
     if key:
         if environment == "production" and (len(key) < 50 or len(set(key)) < 5):
@@ -88,8 +114,55 @@ def secret_key(env: Mapping[str, str], environment: str) -> str:
             "SECRET_KEY is required when CUTOUT_ENV=production. Generate one with: "
             "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
         )
-    # Development and tests only: a fixed key that is never accepted in production.
-    return "dev-only-insecure-key-" + environment
+    try:
+        return persisted_secret(data_dir / SECRET_KEY_FILE)
+    except OSError as exc:
+        raise ConfigError(
+            f"SECRET_KEY is not set and {data_dir / SECRET_KEY_FILE} could not be made or read "
+            f"({exc.strerror or exc}): set SECRET_KEY, or make CUTOUT_DATA_DIR writable."
+        ) from None
+
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name, not a secret)
+
+
+def persisted_secret(path: Path) -> str:
+    """The key in ``path``; made first (random, mode 0600) when there is none.
+
+    Several processes may start at once (gunicorn workers, a Celery worker): each writes its own
+    candidate to a private temporary file and publishes it with ``link``, which fails when the
+    name exists, so exactly one candidate wins and every process reads that one, complete. The
+    key stays the same across restarts, so sessions, signed links and API-key hashes (whose
+    pepper defaults to it) stay valid.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        _publish_secret(path, secrets.token_urlsafe(50))
+    for _ in range(40):  # a racing writer without link() may still be writing its key
+        key = path.read_text().strip()
+        if len(key) >= 50:
+            return key
+        time.sleep(0.05)
+    raise ConfigError(f"{path} holds no usable key: delete it, or set SECRET_KEY.")
+
+
+def _publish_secret(path: Path, key: str) -> None:
+    candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        try:
+            os.link(candidate, path)
+        except FileExistsError:
+            pass  # another process won: its key is the one
+        except OSError:  # a file system without hard links: create the name exclusively
+            with contextlib.suppress(FileExistsError):
+                out = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(out, "w") as handle:
+                    handle.write(key + "\n")
+    finally:
+        candidate.unlink(missing_ok=True)
 
 
 def database(env: Mapping[str, str], data_dir: Path) -> dict[str, Any]:
@@ -159,10 +232,20 @@ def storages(env: Mapping[str, str], media_root: Path) -> dict[str, Any]:
     if "CUTOUT_S3_ACCESS_KEY_ID" in present:
         options["access_key"] = env["CUTOUT_S3_ACCESS_KEY_ID"].strip()
         options["secret_key"] = env["CUTOUT_S3_SECRET_ACCESS_KEY"].strip()
-    return {
+    made = {
         "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options},
         "staticfiles": static,
     }
+    public = env.get(S3_PUBLIC, "").strip()
+    if public:
+        if not public.startswith(("http://", "https://")):
+            raise ConfigError(f"{S3_PUBLIC}={public!r} must start with http:// or https://.")
+        # Only signs URLs (no request is made with it): same bucket and keys, the public host.
+        made["s3_public"] = {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {**options, "endpoint_url": public.rstrip("/"), "addressing_style": "path"},
+        }
+    return made
 
 
 def stripe(env: Mapping[str, str]) -> dict[str, str]:
@@ -251,9 +334,180 @@ def caches(env: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+def networks(env: Mapping[str, str], name: str) -> list[str]:
+    """A comma-separated list of CIDRs (``10.0.0.0/8, 192.168.1.5``), each checked."""
+    import ipaddress
+
+    values = env_list(env, name, [])
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name}: {value!r} is not a network (e.g. 10.0.0.0/8).") from None
+    return values
+
+
+def default_data_dir(base_dir: Path, env: Mapping[str, str]) -> Path:
+    """``var/`` in a checkout; the user's data folder for an installed package."""
+    if (base_dir / "manage.py").is_file():
+        return base_dir / "var"
+    return Path(env.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "cutout"
+
+
 def default_model_dir(env: Mapping[str, str]) -> Path:
     return engine_model_dir(dict(env))
 
 
 def os_environ() -> Mapping[str, str]:
     return os.environ
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading every setting once, collecting every problem
+
+
+class Reader:
+    """Reads each variable of ``env`` once, parsed and validated, and collects every problem.
+
+    ``cutout.settings`` reads all its variables through one reader and then calls :meth:`check`,
+    which raises one :class:`ConfigError` listing every variable that is wrong, each message
+    naming its variable. A value that is wrong is replaced by its default meanwhile, so the rest
+    of the settings can still be read and checked. :attr:`names` is what was read, for
+    :meth:`unknown` (variables that look like Cutout's but are not: typos).
+    """
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.problems: list[str] = []
+        self.names: set[str] = set()
+
+    def run(self, func: Callable[..., T], *args: Any, default: Any, names: Iterable[str] = ()) -> T:
+        """One of this module's functions; its ConfigError is collected and ``default`` returned."""
+        self.names.update(names)
+        try:
+            return func(*args)
+        except ConfigError as exc:
+            self.problems.append(str(exc))
+            return default
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    def raw(self, name: str) -> str | None:
+        self.names.add(name)
+        return self.env.get(name)
+
+    def text(self, name: str, default: str = "") -> str:
+        raw = self.raw(name)
+        return default if raw is None or not raw.strip() else raw.strip()
+
+    def flag(self, name: str, default: bool) -> bool:
+        self.names.add(name)
+        return self.run(env_bool, self.env, name, default, default=default)
+
+    def integer(
+        self, name: str, default: int, *, minimum: int = 0, maximum: int | None = None
+    ) -> int:
+        self.names.add(name)
+        value = self.run(lambda: env_int(self.env, name, default, minimum=minimum), default=default)
+        if maximum is not None and value > maximum:
+            self.problem(f"{name}={value} is above its maximum of {maximum}.")
+            return default
+        return value
+
+    def number(
+        self, name: str, default: float, *, minimum: float = 0.0, maximum: float | None = None
+    ) -> float:
+        raw = self.raw(name)
+        if raw is None or not raw.strip():
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            self.problem(f"{name}={raw!r} is not a number.")
+            return default
+        if value < minimum or (maximum is not None and value > maximum):
+            bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+            self.problem(f"{name}={raw!r} must be {bounds}.")
+            return default
+        return value
+
+    def choice(self, name: str, choices: Iterable[str], default: str) -> str:
+        options = tuple(choices)
+        raw = self.raw(name)
+        if raw is None or not raw.strip():
+            return default
+        value = raw.strip().lower()
+        if value not in options:
+            self.problem(f"{name}={raw!r} is unknown: use one of {', '.join(options)}.")
+            return default
+        return value
+
+    def items(self, name: str, default: list[str]) -> list[str]:
+        self.names.add(name)
+        return env_list(self.env, name, default)
+
+    def choices(self, name: str, choices: Iterable[str], default: list[str]) -> list[str]:
+        """A comma-separated list whose every item is one of ``choices``."""
+        options = tuple(choices)
+        values = [item.lower() for item in self.items(name, default)]
+        wrong = [item for item in values if item not in options]
+        if wrong:
+            self.problem(
+                f"{name}: {', '.join(map(repr, wrong))} unknown: use some of {', '.join(options)}."
+            )
+            return default
+        return values
+
+    def url(
+        self, name: str, default: str = "", *, schemes: tuple[str, ...] = ("http", "https")
+    ) -> str:
+        value = self.text(name, default)
+        if value and value != default:
+            parts = urlsplit(value)
+            if parts.scheme not in schemes or not parts.netloc:
+                self.problem(
+                    f"{name}={value!r} is not a URL: it must start with "
+                    f"{' or '.join(s + '://' for s in schemes)} and name a host."
+                )
+                return default
+        return value
+
+    def email(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if "@" not in parseaddr(value)[1]:
+            self.problem(
+                f"{name}={value!r} is not an email address (e.g. Cutout <noreply@example.com>)."
+            )
+            return default
+        return value
+
+    def addresses(self, name: str) -> list[tuple[str, str]]:
+        """``Name <a@example.com>, b@example.com`` as Django's ADMINS pairs."""
+        raw = self.text(name)
+        if not raw:
+            return []
+        pairs = getaddresses([raw])
+        wrong = [address for _, address in pairs if "@" not in address]
+        if wrong or not pairs:
+            self.problem(
+                f"{name}={raw!r}: use comma-separated addresses, e.g. Ops <ops@example.com>."
+            )
+            return []
+        return [(person or address, address) for person, address in pairs]
+
+    def pipeline(self, name: str, default: str) -> str:
+        return self.choice(name, PIPELINE_NAMES, default)
+
+    def unknown(self, prefix: str, *, ignore: Iterable[str] = ()) -> list[str]:
+        """Variables starting with ``prefix`` that nothing read (a typo'd name is not a setting)."""
+        skip = set(ignore) | self.names
+        return sorted(name for name in self.env if name.startswith(prefix) and name not in skip)
+
+    def check(self) -> None:
+        if len(self.problems) == 1:
+            raise ConfigError(self.problems[0])
+        if self.problems:
+            raise ConfigError(
+                f"{len(self.problems)} problems:\n" + "\n".join(f"  - {p}" for p in self.problems)
+            )

@@ -10,11 +10,19 @@ depends on this package; their codes are in the same table.
 dialect turns a kind into its own status and envelope, see :mod:`cutout.api.errors`) and the web
 page's status, code, title and text (see :mod:`cutout.web.problems`). A code missing from the
 table is an unexpected failure: a 500 that says nothing was charged.
+
+An outage of a dependency is not a bug: :func:`outage_code` recognises the database, storage and
+broker failing (by the exception's type, or any in its chain), and such an error means the
+``*_unavailable`` rows: a 503 with ``Retry-After`` (:data:`RETRY_AFTER_S`) everywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
 
 from billing.errors import BillingError
 from cutout.engine.errors import EngineError
@@ -57,6 +65,10 @@ _FAILED = (
     "Something went wrong while removing the background. You were not charged; please try again."
 )
 _UNAVAILABLE = "The service cannot process images right now; try again later."
+_OUTAGE = (
+    "Part of the service is unavailable right now. Nothing was charged; please try again in a "
+    "minute."
+)
 
 # code -> meaning. A class's own code stands for its family (``engine_error``, ``fetch_failed``,
 # ``batch_refused``): an error whose code is not listed is looked up by its classes' codes.
@@ -126,20 +138,66 @@ ERRORS: dict[str, Meaning] = {
     "webhook_url_refused": Meaning("invalid_parameter", 400, "Webhook URL not allowed"),
     # A storage or network outage (cutout.jobs.processing)
     "storage_error": Meaning("unavailable", 503, "Try again later", _UNAVAILABLE),
+    # A dependency that is down (see outage_code): 503 with Retry-After, nothing charged
+    "database_unavailable": Meaning(
+        "unavailable", 503, "Try again later", _OUTAGE, api_message=_OUTAGE
+    ),
+    "storage_unavailable": Meaning(
+        "unavailable", 503, "Try again later", _OUTAGE, api_message=_OUTAGE
+    ),
+    "broker_unavailable": Meaning(
+        "unavailable", 503, "Try again later", _OUTAGE, api_message=_OUTAGE
+    ),
 }
+
+# Seconds a client is told to wait (``Retry-After``) when a dependency is down.
+RETRY_AFTER_S = 30
 
 # What any other failure is: an unexpected error, which never charges.
 UNEXPECTED = Meaning("internal", 500, "Processing failed", _FAILED, "processing_failed")
 
 
+def _outage_one(exc: BaseException) -> str | None:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "database_unavailable"
+    if isinstance(exc, BrokerError):
+        return "broker_unavailable"
+    if isinstance(exc, BotoCoreError | ClientError):
+        return "storage_unavailable"
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+        # A disk that is full, read-only or not ours to write (local storage); sockets too.
+        return "storage_unavailable"
+    return None
+
+
+def outage_code(exc: BaseException) -> str | None:
+    """``database_unavailable``, ``storage_unavailable`` or ``broker_unavailable`` when ``exc``
+    (or an exception it was raised from) says a dependency is down; None otherwise.
+
+    One of our own errors says what it is (a bad image stays a bad image) and is never an outage.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, CutoutError | EngineError | BillingError):
+            return None
+        code = _outage_one(current)
+        if code is not None:
+            return code
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def meaning_of(exc: BaseException) -> tuple[str, Meaning] | None:
-    """The code and meaning of one of our errors; None for any other exception.
+    """The code and meaning of one of our errors or of an outage; None for any other exception.
 
     The error's own code first, then the codes of its classes (most specific first), so a
     subclass without a row of its own means what its family means.
     """
     if not isinstance(exc, CutoutError | EngineError | BillingError):
-        return None
+        outage = outage_code(exc)
+        return (outage, ERRORS[outage]) if outage is not None else None
     own = str(getattr(exc, "code", "") or "")
     candidates = [
         own,

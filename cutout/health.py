@@ -1,14 +1,17 @@
-"""``GET /healthz``: can this process serve cutouts right now?"""
+"""Health: ``GET /livez`` (is the process up? no I/O) and ``GET /readyz`` (can it serve cutouts
+right now? database, storage, broker, models). ``GET /healthz`` is readiness too, as before: load
+balancers and the image's HEALTHCHECK use it. None of the checks writes anything.
+"""
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -27,14 +30,18 @@ def check_database() -> dict[str, Any]:
 
 
 def check_storage() -> dict[str, Any]:
-    name = default_storage.save(f"healthz/{uuid.uuid4().hex}.txt", ContentFile(b"ok"))
-    try:
-        with default_storage.open(name) as handle:
-            if handle.read() != b"ok":
-                raise RuntimeError("storage returned different bytes than written")
-    finally:
-        default_storage.delete(name)
-    return {"backend": type(default_storage).__name__}
+    """One read-only request: the bucket answers to our keys (S3's HeadBucket), or the media
+    folder exists and is writable by this process."""
+    storage: Any = default_storage
+    backend = type(storage).__name__
+    if hasattr(storage, "bucket_name") and hasattr(storage, "connection"):
+        storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
+        return {"backend": backend, "bucket": storage.bucket_name}
+    folder = Path(storage.location)
+    existing = next(p for p in (folder, *folder.parents) if p.exists())  # made on the first save
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"the media folder {folder} cannot be written by this process")
+    return {"backend": backend}
 
 
 def check_broker() -> dict[str, Any]:
@@ -79,6 +86,13 @@ def run_checks() -> tuple[bool, dict[str, Any]]:
             results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         results[name]["ms"] = round((time.perf_counter() - started) * 1000, 1)
     return healthy, results
+
+
+@never_cache
+@require_GET
+def livez(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. No database, broker or disk: restart only a dead process."""
+    return JsonResponse({"status": "ok", "pid": os.getpid()})
 
 
 @never_cache

@@ -204,6 +204,9 @@ class WebhookEndpoint(models.Model):
     secret = models.CharField(max_length=100, default=_webhook_secret)
     description = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
+    # Why deliveries stopped (set when the URL was refused at send time); shown on the page.
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

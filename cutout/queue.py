@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 PROCESS_JOB_ITEM = "cutout.tasks.process_job_item"
 FINISH_JOB = "cutout.tasks.finish_job"
 DELIVER_WEBHOOK = "cutout.tasks.deliver_webhook"
+SEND_EMAIL = "cutout.tasks.send_email"
 
 
 def _task(name: str) -> Task[Any, Any]:
@@ -47,9 +48,33 @@ def webhook_delivery_enqueue(delivery_id: Any, attempt: int) -> None:
     _task(DELIVER_WEBHOOK).delay(str(delivery_id), attempt)
 
 
+def email_enqueue(message: dict[str, Any]) -> None:
+    """Send one mail from a worker (:func:`cutout.mail.email_deliver`). A broker that cannot be
+    reached is a ConnectionError, as an unreachable mail server would be."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        _task(SEND_EMAIL).delay(message)
+    except OperationalError as exc:
+        raise ConnectionError(f"the task queue is unavailable: {exc}") from exc
+
+
 def is_eager() -> bool:
     """Tasks run inline, in this process (tests and ``CELERY_TASK_ALWAYS_EAGER``)."""
     return bool(app.conf.task_always_eager)
+
+
+def queue_length() -> int | None:
+    """Messages waiting in the broker's default queue; None when that cannot be told."""
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+            channel: Any = conn.default_channel
+            declared = channel.queue_declare(queue=app.conf.task_default_queue, passive=True)
+            return int(declared.message_count)
+    except Exception:  # a scrape must answer even when the broker does not
+        logger.warning("could not read the broker queue length", exc_info=True)
+        return None
 
 
 def queue_is_empty() -> bool:

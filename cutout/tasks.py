@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import logging
 import random
+import smtplib
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 
 from billing.services import reservations_expire as billing_reservations_expire
-from cutout import queue
+from cutout import mail, metrics, queue
+from cutout.cutouts import sweeps as cutout_sweeps
 from cutout.files import retention
 from cutout.jobs import processing, sweeps
 from cutout.jobs import services as jobs
@@ -119,3 +121,28 @@ def reservations_expire() -> int:
 def jobs_requeue_stale() -> int:
     """Beat: queue again items whose task was lost (crash between commit and publish, etc.)."""
     return sweeps.jobs_requeue_stale()
+
+
+@shared_task(acks_late=True)
+def cutouts_fail_stuck() -> int:
+    """Beat: fail cutouts left ``processing`` past any deadline, releasing their credits."""
+    return cutout_sweeps.cutouts_fail_stuck()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=6, soft_time_limit=120, time_limit=150)
+def send_email(self: Any, message: dict[str, Any]) -> int:
+    """Deliver one queued mail (:mod:`cutout.mail`); a mail server that fails is retried with
+    backoff. The last failure is a WARNING, not an ERROR: ERROR lines are mailed to ADMINS."""
+    try:
+        sent = mail.email_deliver(message=message)
+    except (smtplib.SMTPException, OSError) as exc:
+        if self.request.retries >= self.max_retries:
+            metrics.EMAILS.labels(outcome="failed").inc()
+            logger.warning(
+                "mail to %d recipient(s) not sent: %s", len(message.get("to") or []), exc
+            )
+            return 0
+        metrics.EMAILS.labels(outcome="retrying").inc()
+        raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from None
+    metrics.EMAILS.labels(outcome="sent").inc()
+    return sent

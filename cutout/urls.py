@@ -3,13 +3,16 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-from cutout import health, source
+from cutout import health, metrics, source
 from cutout.api import urls as api
 from cutout.web.views.home import landing
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", landing, name="landing"),
     path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.healthz, name="readyz"),
+    path("livez", health.livez, name="livez"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("source", source.source, name="source"),
     path("admin/", admin.site.urls),
     # Accounts at the top level: signup/, login/, logout/, account/, password-reset/,
@@ -27,3 +30,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("v1/", include(api.v1_patterns)),
     path("v1.0/", include(api.removebg_patterns)),
 ]
+
+# Unhandled errors: an outage is a 503 page; unreadable requests answer JSON to JSON clients.
+handler500 = "cutout.web.error_pages.server_error"
+handler400 = "cutout.web.error_pages.bad_request"

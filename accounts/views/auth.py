@@ -25,17 +25,19 @@ from accounts.views.common import base_url, safe_next, throttled
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login; failed attempts are counted per address and per client."""
+    """Django's login; failed attempts are counted per address, per client and per both.
+
+    Only a client that is itself throttled is refused: others are checked as usual, so the right
+    password gets in even while someone else guesses at the same address
+    (:func:`accounts.throttle.login_wait`).
+    """
 
     authentication_form = forms.EmailAuthenticationForm
     redirect_authenticated_user = True
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         email = services.normalize_email(request.POST.get("username", ""))
-        wait = max(
-            throttle.wait_seconds("login_email", email),
-            throttle.wait_seconds("login_ip", throttle.client_ip(request)),
-        )
+        wait = throttle.login_wait(email, throttle.client_ip(request))
         if wait:
             # The password is not even checked: guessing gets no answer while throttled.
             form = self.authentication_form(request, initial={"username": email})
@@ -44,8 +46,8 @@ class LoginView(auth_views.LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form: Any) -> HttpResponse:
-        throttle.hit("login_email", services.normalize_email(form.data.get("username", "")))
-        throttle.hit("login_ip", throttle.client_ip(self.request))
+        email = services.normalize_email(form.data.get("username", ""))
+        throttle.login_failed(email, throttle.client_ip(self.request))
         return super().form_invalid(form)
 
 

@@ -26,7 +26,7 @@ from billing.services.ledger import (
     credits_grant,
     credits_refund,
 )
-from billing.services.notices import low_balance_notice_send
+from billing.services.notices import low_balance_notice_send, receipt_send
 from billing.services.reservations import (
     DEFAULT_RESERVATION_TTL,
     EXPIRED_REASON,
@@ -61,6 +61,7 @@ __all__ = [
     "credits_reserve",
     "low_balance_notice_send",
     "purchase_permission_problem",
+    "receipt_send",
     "reservations_expire",
     "stripe_event_receive",
 ]

@@ -21,6 +21,7 @@ from accounts.models import MANAGER_ROLES, Membership
 from billing import errors, stripe_client
 from billing.models import CreditPack, LedgerEntry, Payment, StripeEvent, format_money
 from billing.services.ledger import Kind, _locked_balance, _write_entry, credits_grant
+from billing.services.notices import receipt_send
 
 if TYPE_CHECKING:
     from accounts.models import User, Workspace
@@ -153,6 +154,9 @@ def _payment_credit(payment: Payment) -> None:
     )
     if payment.status in (Payment.Status.PENDING, Payment.Status.PROCESSING, Payment.Status.FAILED):
         payment.status = Payment.Status.PAID
+    if payment.paid_at is None:  # the first time only: a redelivered event sends no second one
+        payment_id = payment.pk
+        transaction.on_commit(lambda: receipt_send(payment_id=payment_id))
     payment.paid_at = payment.paid_at or timezone.now()
     payment.error = ""
     payment.save(update_fields=["status", "paid_at", "error", "updated_at"])

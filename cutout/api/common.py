@@ -14,7 +14,6 @@ import base64
 import binascii
 import functools
 import io
-import json
 import logging
 import warnings
 from collections.abc import Callable, Sequence
@@ -38,7 +37,9 @@ from cutout.api.auth import authenticate
 from cutout.api.errors import ApiError, from_exception
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.services import cutout_create
+from cutout.errors import RETRY_AFTER_S
 from cutout.files.remote import fetch_image
+from cutout.jsonbody import JsonBodyError, json_body
 from cutout.logging import current_request_id
 from cutout.models import Source
 
@@ -70,8 +71,33 @@ def api_workspace_key(request: HttpRequest) -> ApiKey:
     return cast(ApiKey, request.api_key)  # type: ignore[attr-defined]
 
 
+# Fields that carry the image, in any dialect: each may be sent once (a second copy would be
+# processed silently instead of the first, and charged).
+SOURCE_FIELDS = ("image", "image_file", "image_url", "image_file_b64", "image_b64", "url")
+
+
+def refuse_duplicate_sources(request: HttpRequest, *, many_files: bool = False) -> None:
+    """``multiple_images`` when an image field comes more than once (files only with
+    ``many_files``: the native API's batches send several ``image`` files on purpose)."""
+    if request.method != "POST" or (request.content_type or "") == "application/json":
+        return
+    for name in SOURCE_FIELDS:
+        files = len(request.FILES.getlist(name))
+        values = len(request.POST.getlist(name))
+        if (files > 1 and not many_files) or values > 1 or (files and values):
+            raise ApiError(
+                "multiple_images",
+                f"The field {name!r} was sent more than once: send exactly one image.",
+                field=name,
+            )
+
+
 def api_view(
-    dialect: Dialect, *, methods: Sequence[str] = ("POST",), auth: bool = True
+    dialect: Dialect,
+    *,
+    methods: Sequence[str] = ("POST",),
+    auth: bool = True,
+    many_files: bool = False,
 ) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @functools.wraps(view)
@@ -100,6 +126,7 @@ def api_view(
                             f"{ratelimit.limits()[1]} s for this API key; "
                             f"retry in {limit.retry_after} s.",
                         )
+                refuse_duplicate_sources(request, many_files=many_files)
                 response = view(request, *args, **kwargs)
             except Exception as exc:
                 response = error_response(dialect, request, exc)
@@ -133,7 +160,10 @@ def error_response(dialect: Dialect, request: HttpRequest, exc: BaseException) -
             )
     elif error.kind in ("unavailable",):
         logger.error("service unavailable: %r (request %s)", exc, current_request_id())
-    return dialect.error_response(request, error)
+    response = dialect.error_response(request, error)
+    if error.kind == "unavailable":
+        response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,9 +174,11 @@ def request_params(request: HttpRequest) -> tuple[dict[str, Any], MultiValueDict
     """The request's fields (form data, or a JSON object body) and its uploaded files."""
     if (request.content_type or "") == "application/json":
         try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            raise ApiError("invalid_parameter", "The JSON body could not be parsed.") from None
+            body = json_body(
+                request.body or b"{}", max_bytes=int(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            )
+        except JsonBodyError as exc:
+            raise ApiError("invalid_parameter", exc.message) from None
         if not isinstance(body, dict):
             raise ApiError("invalid_parameter", "The JSON body must be an object.")
         return body, MultiValueDict()

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.datastructures import MultiValueDict
 
@@ -175,7 +176,9 @@ def build_options(params: dict[str, Any]) -> engine.Options:
 
 def _sources(
     params: dict[str, Any], files: MultiValueDict[str, Any], *, many: bool
-) -> list[tuple[str, bytes]]:
+) -> list[tuple[str, bytes]] | list[UploadedFile]:
+    """The images sent: uploads as they are (a batch streams them into storage one at a time,
+    never all in memory), or the one image from ``image_b64`` / ``image_url`` as bytes."""
     max_bytes = int(settings.CUTOUT_MAX_UPLOAD_BYTES)
     uploads = files.getlist("image")
     url = params.get("image_url") or ""
@@ -196,10 +199,15 @@ def _sources(
             field="image",
         )
     if uploads:
-        return [
-            (upload.name or "image", common.read_upload(upload, max_bytes=max_bytes))
-            for upload in uploads
-        ]
+        for upload in uploads:
+            if upload.size is not None and upload.size > max_bytes:
+                raise ApiError(
+                    "file_too_large",
+                    f"{upload.name or 'An image'} is {upload.size} bytes; the limit is "
+                    f"{max_bytes} bytes.",
+                    field="image",
+                )
+        return list(uploads)
     if b64.strip():
         return [("image", common.decode_b64(b64, max_bytes=max_bytes, field="image_b64"))]
     data, name = common.fetch_url(url.strip(), max_bytes=max_bytes)
@@ -210,7 +218,7 @@ def _sources(
 # Views
 
 
-@common.api_view(DIALECT)
+@common.api_view(DIALECT, many_files=True)
 def cutouts(request: HttpRequest) -> HttpResponse:
     params, files = common.request_params(request)
     run_async = common.parse_bool(
@@ -231,7 +239,12 @@ def cutouts(request: HttpRequest) -> HttpResponse:
         response = JsonResponse(job_json(job, request), status=202)
         response["Location"] = f"/api/v1/jobs/{job.pk}"
         return response
-    name, data = sources[0]
+    source = sources[0]
+    if isinstance(source, tuple):
+        name, data = source
+    else:
+        name = source.name or "image"
+        data = common.read_upload(source, max_bytes=int(settings.CUTOUT_MAX_UPLOAD_BYTES))
     cutout = common.run_cutout(request, DIALECT, data=data, options=options, input_name=name)
     replayed = getattr(cutout, "replayed", False)
     response = JsonResponse(cutout_json(cutout, request), status=200 if replayed else 201)

@@ -9,7 +9,8 @@ Response: the image, with ``Content-Type``, ``X-Request-ID``, ``X-Processing-Tim
 
 Errors: JSON ``{"code", "message", "details", "request_id"}`` with the seed's table: 400
 ``validation_error`` / ``missing_image`` / ``image_too_large``, 401 ``authentication_error``, 402
-``payment_required``, 429 ``rate_limit_exceeded``, 500 ``internal_server_error``.
+``payment_required``, 429 ``rate_limit_exceeded``, 500 ``internal_server_error`` (and 503
+``service_unavailable`` with ``Retry-After`` while a dependency is down).
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "not_found": (404, "not_found"),
     "method_not_allowed": (405, "method_not_allowed"),
     "conflict": (409, "conflict"),
-    "unavailable": (500, "internal_server_error"),  # the table's one server error
+    # The seed's table has one server error (500); an outage is a 503 with Retry-After, so that
+    # clients back off and retry instead of treating it as a failure of their request.
+    "unavailable": (503, "service_unavailable"),
     "internal": (500, "internal_server_error"),
 }
 DETAILS = {
@@ -61,6 +64,7 @@ DETAILS = {
     "missing_image": "Send the image as multipart/form-data in the 'image' field.",
     "image_too_large": "Images up to 20 MB are accepted.",
     "internal_server_error": "Retry later; quote the request_id if it persists.",
+    "service_unavailable": "Retry after Retry-After seconds; nothing was charged.",
 }
 
 
@@ -126,6 +130,8 @@ def build_options(request: HttpRequest) -> engine.Options:
 @common.api_view(DIALECT)
 def remove_background(request: HttpRequest) -> HttpResponse:
     started = time.perf_counter()
+    if "image" in request.FILES and "image_file" in request.FILES:
+        raise ApiError("multiple_images", "Send the image once, as 'image'.", field="image")
     upload = request.FILES.get("image") or request.FILES.get("image_file")
     if upload is None:
         raise ApiError("missing_image", "No image file provided.")

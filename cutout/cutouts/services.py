@@ -42,7 +42,7 @@ from billing.services import (
     credits_release_held,
     credits_reserve,
 )
-from cutout import engine
+from cutout import engine, metrics
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.errors import CutoutError
 from cutout.files import storage
@@ -288,8 +288,12 @@ def cutout_create(
     if previous is not None and stored is not None:
         return _dedup_copy(previous, stored, data=data, common=common)
 
-    decoded = engine.decode_image(data, engine_limits())
-    backdrop = engine.decode_background(background, engine_limits()) if background else None
+    try:
+        decoded = engine.decode_image(data, engine_limits())
+        backdrop = engine.decode_background(background, engine_limits()) if background else None
+    except engine.EngineError:
+        metrics.CUTOUTS.labels(pipeline=common["pipeline"], outcome="rejected").inc()
+        raise
     try:
         cutout, reservation = _reserve(
             common, decoded, amount=credits_for(options), job_item=job_item
@@ -350,6 +354,7 @@ def _process(
     decoded, options = work.decoded, work.options
     try:
         matte = engine.compute_matte(decoded, pipeline=options.pipeline)
+        inference_s = time.perf_counter() - started
         engine.require_foreground(matte)  # nothing found: refused, and not charged
         save_file(cutout.matte, "matte.png", engine.stored_matte_png(decoded, matte))
         result = engine.render(decoded, matte, options, background=work.background)
@@ -370,6 +375,7 @@ def _process(
             if reservation is not None:
                 credits_capture(reservation=reservation, cutout=cutout)
     except BaseException as exc:
+        metrics.CUTOUTS.labels(pipeline=options.pipeline, outcome="failed").inc()
         code = str(getattr(exc, "code", "") or type(exc).__name__)[:40]
         try:
             if reservation is not None:
@@ -377,6 +383,10 @@ def _process(
         finally:
             cutout_fail_with(cutout, exc)
         raise
+    metrics.CUTOUTS.labels(pipeline=options.pipeline, outcome="succeeded").inc()
+    metrics.INFERENCE.labels(pipeline=options.pipeline).observe(inference_s)
+    metrics.CUTOUT_SECONDS.labels(pipeline=options.pipeline).observe(time.perf_counter() - started)
+    metrics.CREDITS_CHARGED.inc(reservation.amount if reservation is not None else 0)
 
 
 def _dedup_files(previous: Cutout) -> tuple[bytes, bytes] | None:
@@ -430,6 +440,7 @@ def _dedup_copy(
     except BaseException as exc:
         cutout_fail_with(cutout, exc)
         raise
+    metrics.CUTOUTS.labels(pipeline=common["pipeline"], outcome="deduplicated").inc()
     return cutout
 
 

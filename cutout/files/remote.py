@@ -6,7 +6,9 @@ the API into a proxy into our own infrastructure (server-side request forgery). 
 1. Only ``http``/``https`` URLs with a host name are accepted; credentials in URLs are refused.
 2. The host is resolved first, and every address it resolves to must be a public unicast address:
    private, loopback, link-local (cloud metadata), multicast, reserved, unspecified, shared
-   (CGNAT), documentation and IPv4-mapped/NAT64 forms of those are refused, IPv4 and IPv6 alike.
+   (CGNAT), documentation and IPv4-mapped/NAT64 forms of those are refused, IPv4 and IPv6 alike,
+   and so are the cloud metadata services (:data:`METADATA_ADDRESSES`) wherever they live. A
+   refusal says only that the address is not allowed, never which address it was.
 3. The connection goes to the checked IP itself (the URL is rewritten to the address; ``Host`` and
    TLS SNI/certificate checks keep the real name), so a second DNS answer cannot swap in another
    address between the check and the connect (DNS rebinding).
@@ -61,6 +63,22 @@ _EXTRA_BLOCKED = [
 ]
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
+# Cloud metadata and platform services: refused always, even inside an allowed network
+# (``CUTOUT_FETCH_ALLOWED_NETWORKS``), since they hand out credentials. The one list of them.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean... instance metadata
+        "169.254.170.2",  # AWS ECS task metadata and credentials
+        "168.63.129.16",  # Azure's platform endpoint (WireServer, DNS, health probes)
+        "100.100.100.200",  # Alibaba Cloud metadata
+        "192.0.0.192",  # Oracle Cloud metadata
+        "fd00:ec2::254",  # AWS instance metadata over IPv6
+        "fd00:ec2::23",  # AWS Time Sync / ECS over IPv6
+    )
+)
+NOT_ALLOWED = "The URL points to an address that is not allowed."
+
 
 class UrlFetchError(CutoutError):
     """The URL could not be fetched safely. ``code`` says why (``blocked_address``, ``timeout``...)."""
@@ -105,6 +123,8 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
 
 def is_blocked_address(ip: IPAddress) -> bool:
     """True for any address a fetch must not connect to."""
+    if ip in METADATA_ADDRESSES or (_embedded_ipv4(ip) in METADATA_ADDRESSES):
+        return True
     if any(ip in net for net in _allowed_networks()):
         return False
     inner = _embedded_ipv4(ip)
@@ -150,13 +170,10 @@ def _checked_address(host: str, port: int) -> IPAddress:
             continue
     if not parsed:
         raise UrlFetchError("dns_failure", f"The host {host!r} has no usable address.")
-    # Every answer must be public: a host that also resolves inward is refused outright.
-    for ip in parsed:
-        if is_blocked_address(ip):
-            raise UrlFetchError(
-                "blocked_address",
-                f"The URL's host resolves to an address that is not allowed ({ip}).",
-            )
+    # Every answer must be public: a host that also resolves inward is refused outright. The
+    # message never names the address: it would let a caller map our internal DNS.
+    if any(is_blocked_address(ip) for ip in parsed):
+        raise UrlFetchError("blocked_address", NOT_ALLOWED)
     return parsed[0]
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.storage import Storage, default_storage
+from django.core.files.storage import Storage, default_storage, storages
 from django.db.models.fields.files import FieldFile
 from django.urls import reverse
 
@@ -57,6 +57,14 @@ class FileGrant:
 def storage_is_s3(storage: Storage | None = None) -> bool:
     storage = storage or default_storage
     return hasattr(storage, "bucket_name") and hasattr(storage, "connection")
+
+
+def _signer() -> Storage:
+    """The storage that signs URLs: the bucket as browsers reach it
+    (``CUTOUT_S3_PUBLIC_ENDPOINT_URL``) when that differs from the address Cutout uses."""
+    if "s3_public" in settings.STORAGES:
+        return storages["s3_public"]
+    return default_storage
 
 
 def workspace_prefix(workspace_id: object) -> str:
@@ -105,7 +113,7 @@ def signed_url(
         params: dict[str, Any] = {}
         if download:
             params["ResponseContentDisposition"] = f'attachment; filename="{download}"'
-        url: str = default_storage.url(name, parameters=params, expire=seconds)  # type: ignore[call-arg]
+        url: str = _signer().url(name, parameters=params, expire=seconds)  # type: ignore[call-arg]
         return url
     token = signing.dumps(
         {"n": name, "f": download, "x": int(time.time()) + seconds},

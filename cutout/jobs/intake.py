@@ -1,17 +1,28 @@
-"""What a batch is made of: image files, or one ZIP, read and checked against the batch bounds.
+"""What a batch is made of: image files, or one ZIP, checked against the batch bounds.
 
 Nothing here stores or charges anything: a batch refused here (:class:`JobInputError`) costs
 nothing. One file too large on its own does not sink the batch; it becomes an item that fails.
+
+No batch is ever held in memory. :func:`batch_open` reads only what describes the batch (a ZIP's
+central directory, the uploads' sizes), so counts, declared sizes and the credits needed are
+checked before a single entry is inflated. Then :func:`entry_spool` copies one entry at a time
+into a small spooled temporary file (memory up to :data:`SPOOL_IN_MEMORY`, disk beyond), stopping
+at the per-file limit and charging every byte it inflates to the batch's :class:`ByteBudget`, so a
+ZIP bomb stops at a bound whatever its headers claim. Memory per batch being stored is a few
+megabytes, however large the archive unpacks.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import posixpath
 import stat
+import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.conf import settings
@@ -24,6 +35,8 @@ DEFAULT_MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # uncompressed, whole batch
 DEFAULT_MAX_ZIP_ENTRIES = 2000  # entries of any kind (folders and skipped files count too)
 SKIPPED_NAMES = {"thumbs.db", "desktop.ini", "__macosx"}
 READ_CHUNK = 1024 * 1024
+SPOOL_IN_MEMORY = 1024 * 1024  # an entry's copy stays in memory up to this, then goes to disk
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError)
 
 
 def _setting(name: str, default: int) -> int:
@@ -56,24 +69,52 @@ class JobInputError(CutoutError):
 
 
 @dataclass(frozen=True)
-class BatchFile:
+class BatchEntry:
+    """One file of a batch, not read yet: its name, its declared size and how to open it."""
+
     name: str
-    data: bytes
-    too_large: bool = False  # over the upload limit: its item fails at once, data not kept
+    declared: int  # bytes, as the ZIP header or the upload says (not trusted: reading is capped)
+    opener: Callable[[], contextlib.AbstractContextManager[IO[bytes]]] = field(repr=False)
+    too_large: bool = False  # declared over the upload limit: its item fails, it is never read
 
 
-def read_capped(handle: IO[bytes], limit: int) -> bytes | None:
-    """Up to ``limit`` bytes; None when there are more (the caller refuses the file)."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = handle.read(READ_CHUNK)
-        if not chunk:
-            return b"".join(chunks)
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
+@dataclass
+class Batch:
+    """The entries of one batch; :meth:`close` (or ``with``) lets go of the archive."""
+
+    entries: list[BatchEntry]
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def payable(self) -> int:
+        """How many entries may cost a credit (those not already too large)."""
+        return sum(1 for entry in self.entries if not entry.too_large)
+
+    def close(self) -> None:
+        for close in self._closers:
+            close()
+        self._closers.clear()
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ByteBudget:
+    """The bytes a batch may still unpack; :meth:`take` refuses the batch past the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, size: int) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise JobInputError(
+                "batch_too_large", f"The batch unpacks to more than {self.limit} bytes."
+            )
 
 
 def _is_hidden(parts: Sequence[str]) -> bool:
@@ -93,32 +134,39 @@ def _safe_parts(name: str) -> list[str]:
     return parts
 
 
-def zip_read(archive: bytes | IO[bytes]) -> list[BatchFile]:
-    """The images inside a ZIP, checked against the batch bounds.
+def zip_open(archive: bytes | IO[bytes]) -> Batch:
+    """The images inside a ZIP, from its central directory alone (nothing is inflated).
 
     Folders, hidden files (``.name``, ``__MACOSX/``) and symbolic links are skipped. The archive is
     refused as a whole (:class:`JobInputError`) when it is not a ZIP, is encrypted, names a path
-    outside itself (absolute or ``..``), has more entries than allowed, or would unpack to more
-    bytes than allowed, declared or actual (a ZIP bomb stops at the limit).
+    outside itself (absolute or ``..``), has more entries than allowed, or declares more bytes
+    than a batch may hold. What it really unpacks to is bounded while it is read
+    (:func:`entry_spool`).
     """
     handle: IO[bytes] = io.BytesIO(archive) if isinstance(archive, bytes) else archive
+    with contextlib.suppress(AttributeError, OSError):
+        handle.seek(0)
     try:
         zf = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, OSError, ValueError):
         raise JobInputError("invalid_zip", "The file is not a readable ZIP archive.") from None
-    with zf:
-        return _unpack(zf, _wanted_entries(zf))
+    try:
+        entries = _zip_entries(zf)
+    except BaseException:
+        zf.close()
+        raise
+    return Batch(entries, [zf.close])
 
 
-def _wanted_entries(zf: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, str]]:
-    """The entries to process, with their safe names; refuses the archive as a whole if need be."""
+def _zip_entries(zf: zipfile.ZipFile) -> list[BatchEntry]:
     infos = zf.infolist()
     if len(infos) > max_zip_entries():
         raise JobInputError(
             "too_many_files",
             f"The ZIP has {len(infos)} entries; at most {max_zip_entries()} are accepted.",
         )
-    wanted: list[tuple[zipfile.ZipInfo, str]] = []
+    per_file = int(settings.CUTOUT_MAX_UPLOAD_BYTES)
+    entries: list[BatchEntry] = []
     for info in infos:
         parts = _safe_parts(info.filename)
         if info.is_dir() or not parts or _is_hidden(parts):
@@ -127,92 +175,101 @@ def _wanted_entries(zf: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, str]]:
             continue
         if info.flag_bits & 0x1:
             raise JobInputError("encrypted_zip", "Encrypted ZIP archives are not supported.")
-        wanted.append((info, "/".join(parts)))
-    if not wanted:
+        entries.append(
+            BatchEntry(
+                name="/".join(parts),
+                declared=info.file_size,
+                opener=functools.partial(zf.open, info),
+                too_large=info.file_size > per_file,
+            )
+        )
+    if not entries:
         raise JobInputError("empty_batch", "The ZIP holds no files to process.")
-    if len(wanted) > max_items():
+    _check_bounds(entries, what="The ZIP")
+    return entries
+
+
+def _check_bounds(entries: Sequence[BatchEntry], *, what: str) -> None:
+    if len(entries) > max_items():
         raise JobInputError(
             "too_many_files",
-            f"The ZIP holds {len(wanted)} files; a batch takes at most {max_items()}.",
+            f"{what} holds {len(entries)} files; a batch takes at most {max_items()}.",
         )
     limit = max_total_bytes()
-    declared = sum(info.file_size for info, _ in wanted)
+    declared = sum(entry.declared for entry in entries if not entry.too_large)
     if declared > limit:
         raise JobInputError(
             "batch_too_large",
-            f"The ZIP would unpack to {declared} bytes; a batch takes at most {limit}.",
+            f"{what} would unpack to {declared} bytes; a batch takes at most {limit}.",
         )
-    return wanted
 
 
-def _unpack(zf: zipfile.ZipFile, wanted: list[tuple[zipfile.ZipInfo, str]]) -> list[BatchFile]:
-    """Read the entries, trusting no header: reading stops at each limit."""
-    limit = max_total_bytes()
-    files: list[BatchFile] = []
-    total = 0
-    per_file = settings.CUTOUT_MAX_UPLOAD_BYTES
-    for info, name in wanted:
-        try:
-            with zf.open(info) as entry:
-                # Read one byte past what the entry may hold, so a lying header is caught.
-                data = read_capped(entry, min(per_file, limit - total) + 1)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
-            raise JobInputError(
-                "invalid_zip", f"The ZIP entry {name!r} could not be read ({exc})."
-            ) from None
-        if data is None or len(data) > min(per_file, limit - total):
-            if total + per_file >= limit:
-                raise JobInputError(
-                    "batch_too_large", f"The ZIP unpacks to more than {limit} bytes."
-                )
-            # One oversized file does not sink the batch: its item fails on its own.
-            files.append(BatchFile(name=name, data=b"", too_large=True))
-            total += per_file
-            continue
-        total += len(data)
-        files.append(BatchFile(name=name, data=data))
-    return files
+@contextlib.contextmanager
+def _rewound(handle: Any) -> Iterator[IO[bytes]]:
+    """An uploaded file from its start; it stays open (its owner closes it)."""
+    if hasattr(handle, "seek"):
+        handle.seek(0)
+    yield handle
 
 
-def uploads_read(files: Iterable[Any]) -> list[BatchFile]:
-    """Uploaded files (or ``(name, bytes)`` pairs) as batch files, within the batch's bytes."""
-    out: list[BatchFile] = []
-    per_file = settings.CUTOUT_MAX_UPLOAD_BYTES
-    total = 0
+def uploads_open(files: Iterable[Any]) -> Batch:
+    """Uploaded files (or ``(name, bytes)`` pairs) as a batch, within its bounds, unread."""
+    per_file = int(settings.CUTOUT_MAX_UPLOAD_BYTES)
+    entries: list[BatchEntry] = []
     for item in files:
-        data: bytes | None
-        if isinstance(item, BatchFile):
-            name, data = item.name, item.data
-        elif isinstance(item, tuple):
+        if isinstance(item, tuple):
             name, data = str(item[0]), bytes(item[1])
+            size = len(data)
+            opener: Callable[[], Any] = functools.partial(io.BytesIO, data)
         else:  # an UploadedFile or any file object with a name
             name = str(getattr(item, "name", "") or "image")
-            if hasattr(item, "seek"):
-                item.seek(0)
-            data = read_capped(item, per_file)  # None: more than the limit
-        too_large = data is None or len(data) > per_file
-        data = b"" if data is None or too_large else data
-        total += len(data)
-        if total > max_total_bytes():
-            raise JobInputError(
-                "batch_too_large", f"The files add up to more than {max_total_bytes()} bytes."
-            )
+            size = int(getattr(item, "size", None) or 0)
+            opener = functools.partial(_rewound, item)
         name = posixpath.basename(name.replace("\\", "/")) or "image"
-        out.append(BatchFile(name=name[:200], data=data, too_large=too_large))
-    return out
+        entries.append(
+            BatchEntry(name=name[:200], declared=size, opener=opener, too_large=size > per_file)
+        )
+    if not entries:
+        raise JobInputError("empty_batch", "The batch has no files.")
+    _check_bounds(entries, what="The batch")
+    return Batch(entries)
 
 
-def batch_read(
+def batch_open(
     *, files: Iterable[Any] | None = None, zip_file: bytes | IO[bytes] | None = None
-) -> list[BatchFile]:
-    """The batch's files from either ``files`` or one ``zip_file``, within the bounds."""
+) -> Batch:
+    """The batch from either ``files`` or one ``zip_file``, checked against the bounds, unread."""
     if (files is None) == (zip_file is None):
         raise JobInputError("missing_files", "Send either image files or one ZIP archive.")
-    batch = zip_read(zip_file) if zip_file is not None else uploads_read(files or ())
-    if not batch:
-        raise JobInputError("empty_batch", "The batch has no files.")
-    if len(batch) > max_items():
+    return zip_open(zip_file) if zip_file is not None else uploads_open(files or ())
+
+
+def entry_spool(entry: BatchEntry, budget: ByteBudget) -> IO[bytes] | None:
+    """A copy of ``entry``'s bytes, rewound (memory up to :data:`SPOOL_IN_MEMORY`, then disk);
+    None when it is larger than the upload limit (its item then fails on its own).
+
+    Every byte read counts against ``budget`` (:class:`JobInputError` past it); nothing declared
+    is trusted. The caller closes the copy.
+    """
+    per_file = int(settings.CUTOUT_MAX_UPLOAD_BYTES)
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 (returned)
+    size = 0
+    try:
+        with entry.opener() as stream:
+            while chunk := stream.read(min(READ_CHUNK, per_file + 1 - size)):
+                size += len(chunk)
+                budget.take(len(chunk))
+                if size > per_file:
+                    spool.close()
+                    return None
+                spool.write(chunk)
+    except JobInputError:
+        spool.close()
+        raise
+    except ZIP_ERRORS as exc:
+        spool.close()
         raise JobInputError(
-            "too_many_files", f"A batch takes at most {max_items()} files; {len(batch)} were sent."
-        )
-    return batch
+            "invalid_zip", f"The entry {entry.name!r} could not be read ({exc})."
+        ) from None
+    spool.seek(0)
+    return spool

@@ -39,7 +39,7 @@ from cutout.cutouts.services import cutout_create, cutout_fail
 from cutout.engine import options_from_dict
 from cutout.errors import CutoutError
 from cutout.files import storage
-from cutout.jobs.selectors import UNFINISHED
+from cutout.jobs.selectors import RERUN_BASE, UNFINISHED
 from cutout.models import Cutout, Job, JobItem, Source
 
 logger = logging.getLogger(__name__)
@@ -279,7 +279,7 @@ def job_item_process(*, item_id: Any, final_attempt: bool = True) -> ItemOutcome
                 item.id, status=JobItem.Status.DONE, cutout=adopted, timings={"adopted": True}
             )
             return ItemOutcome(item.id, item.job_id, done.status, "adopted", last)
-        if item.attempts > max_attempts():
+        if item.attempts - int((item.timings or {}).get(RERUN_BASE, 0)) > max_attempts():
             failed, last = _finish_item(
                 item.id,
                 status=JobItem.Status.FAILED,
@@ -290,7 +290,8 @@ def job_item_process(*, item_id: Any, final_attempt: bool = True) -> ItemOutcome
                 ),
             )
             return ItemOutcome(item.id, item.job_id, failed.status, "processed", last)
-        return _process(item, final_attempt=final_attempt or item.attempts >= max_attempts())
+        tried = item.attempts - int((item.timings or {}).get(RERUN_BASE, 0))
+        return _process(item, final_attempt=final_attempt or tried >= max_attempts())
 
 
 def _process(item: JobItem, *, final_attempt: bool) -> ItemOutcome:

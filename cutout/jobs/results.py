@@ -15,6 +15,7 @@ from django.utils import timezone
 from cutout.files import storage
 from cutout.jobs.intake import READ_CHUNK
 from cutout.models import Job, JobItem
+from cutout.spreadsheet import safe_row
 
 
 def _arcname(name: str, extension: str, used: set[str]) -> str:
@@ -51,15 +52,17 @@ def job_results_zip_write(*, job: Job) -> str:
                     ):
                         while chunk := source.read(READ_CHUNK):
                             target.write(chunk)
-                writer.writerow(
-                    [
-                        item.position + 1,
-                        item.name,
-                        item.status,
-                        result,
-                        item.error_code,
-                        item.error_message,
-                    ]
+                writer.writerow(  # names and messages are text, never formulas
+                    safe_row(
+                        [
+                            item.position + 1,
+                            item.name,
+                            item.status,
+                            result,
+                            item.error_code,
+                            item.error_message,
+                        ]
+                    )
                 )
             zf.writestr("manifest.csv", manifest.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
         spool.seek(0)

@@ -13,6 +13,8 @@ from cutout.cutouts.selectors import as_uuid
 from cutout.models import Job, JobItem
 
 UNFINISHED = (JobItem.Status.QUEUED, JobItem.Status.RUNNING)
+# In an item's timings: its attempt count when an operator ran it again (jobs.services).
+RERUN_BASE = "rerun_after_attempts"
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,9 +26,9 @@ from cutout.cutouts.engine_settings import default_pipeline
 from cutout.cutouts.services import credits_for
 from cutout.engine import InvalidOption, Options, options_as_dict, options_from_dict
 from cutout.files import storage
-from cutout.jobs.intake import BatchFile, batch_read
+from cutout.jobs.intake import BatchEntry, ByteBudget, batch_open, entry_spool, max_total_bytes
 from cutout.jobs.results import job_results_zip_write
-from cutout.jobs.selectors import UNFINISHED, job_progress
+from cutout.jobs.selectors import RERUN_BASE, UNFINISHED, job_progress
 from cutout.models import Job, JobItem, Source
 from cutout.webhooks import services as webhooks
 
@@ -78,43 +79,44 @@ def job_create(
         raise InvalidOption(
             "A batch cannot take a background picture; use bg_color or bg_blur", field="bg_image"
         )
-    batch = batch_read(files=files, zip_file=zip_file)
-    payable = credits_for(opts) * sum(1 for entry in batch if not entry.too_large)
-    _check_credits(workspace, payable)
-
-    job = Job(
-        workspace=workspace,
-        created_by=user,
-        api_key=api_key,
-        source=source,
-        options=options_as_dict(opts),
-        idempotency_key=idempotency_key or None,
-    )
-    items = [
-        JobItem(job=job, position=position, name=entry.name[:255])
-        for position, entry in enumerate(batch)
-    ]
-    _store_inputs(items, batch)
+    with batch_open(files=files, zip_file=zip_file) as batch:
+        # Before a single entry is inflated or stored: the credits the batch needs.
+        _check_credits(workspace, credits_for(opts) * batch.payable)
+        job = Job(
+            workspace=workspace,
+            created_by=user,
+            api_key=api_key,
+            source=source,
+            options=options_as_dict(opts),
+            idempotency_key=idempotency_key or None,
+        )
+        items = [
+            JobItem(job=job, position=position, name=entry.name[:255])
+            for position, entry in enumerate(batch.entries)
+        ]
+        too_large = _store_inputs(items, batch.entries)
     try:
-        _save(job, items, batch)
+        _save(job, items, too_large)
     except IntegrityError:
         for item in items:
-            storage.storage_delete(item.input.name)
+            storage.storage_delete_quietly(item.input.name)
         if idempotency_key:
             found = Job.objects.filter(workspace=workspace, idempotency_key=idempotency_key).first()
             if found is not None:
                 return found
         raise
-    logger.info("job %s created: %d items (%d payable)", job.id, len(items), payable)
+    logger.info(
+        "job %s created: %d items (%d payable)", job.id, len(items), len(items) - len(too_large)
+    )
     return job
 
 
-def _save(job: Job, items: list[JobItem], batch: Sequence[BatchFile]) -> None:
+def _save(job: Job, items: list[JobItem], too_large: set[int]) -> None:
     """The job and its items in one transaction; their tasks are queued once it commits."""
     with transaction.atomic():
         job.save()
-        for item, entry in zip(items, batch, strict=True):
-            if entry.too_large:
+        for item in items:
+            if item.position in too_large:
                 item.status = JobItem.Status.FAILED
                 item.error_code = "image_too_large"
                 item.error_message = (
@@ -134,26 +136,55 @@ def _check_credits(workspace: Workspace, needed: int) -> None:
         raise InsufficientCredits(needed=needed, available=available)
 
 
-def _store_inputs(items: Sequence[JobItem], batch: Sequence[BatchFile]) -> None:
-    """Write each input to storage (a few at a time: S3 round trips dominate otherwise)."""
+STORE_THREADS = 4  # uploads in flight at once (S3 round trips dominate otherwise)
 
-    def save(pair: tuple[JobItem, BatchFile]) -> None:
-        item, entry = pair
-        if not entry.too_large:
-            item.input.save(posixpath.basename(entry.name), ContentFile(entry.data), save=False)
 
-    pairs = [(item, entry) for item, entry in zip(items, batch, strict=True) if not entry.too_large]
-    try:
-        if len(pairs) > 4:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(save, pairs))
-        else:
-            for pair in pairs:
-                save(pair)
-    except Exception:
+def _store_inputs(items: Sequence[JobItem], entries: Sequence[BatchEntry]) -> set[int]:
+    """Copy each entry, one at a time, into storage; returns the positions found too large.
+
+    Entries are unpacked in order, each into a spooled copy bounded by the upload limit and the
+    batch's byte budget (:func:`~cutout.jobs.intake.entry_spool`); at most :data:`STORE_THREADS`
+    copies are being uploaded at once, so memory stays a few megabytes whatever the batch holds.
+    On any failure everything stored so far is deleted and the error goes up.
+    """
+    budget = ByteBudget(max_total_bytes())
+    too_large = {
+        item.position for item, entry in zip(items, entries, strict=True) if entry.too_large
+    }
+    slots = threading.BoundedSemaphore(STORE_THREADS)
+
+    def save(item: JobItem, entry: BatchEntry, copy: IO[bytes]) -> None:
+        try:
+            with copy:
+                item.input.save(posixpath.basename(entry.name), File(copy), save=False)
+        finally:
+            slots.release()
+
+    pending: list[Future[None]] = []
+    error: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=STORE_THREADS) as pool:
+        try:
+            for item, entry in zip(items, entries, strict=True):
+                if item.position in too_large:
+                    continue
+                copy = entry_spool(entry, budget)
+                if copy is None:
+                    too_large.add(item.position)
+                    continue
+                slots.acquire()
+                pending.append(pool.submit(save, item, entry, copy))
+        except BaseException as exc:
+            error = exc
+        for future in pending:  # every upload ends before anything is cleaned up
+            try:
+                future.result()
+            except BaseException as exc:
+                error = error or exc
+    if error is not None:
         for item in items:
             storage.storage_delete_quietly(item.input.name)
-        raise
+        raise error
+    return too_large
 
 
 def _enqueue_after_commit(job_id: Any) -> None:
@@ -202,3 +233,29 @@ def job_finish(*, job_id: Any) -> Job | None:
         webhooks.job_completed(job=job, progress=progress)
     logger.info("job %s finished: %d done, %d failed", job.id, progress.done, progress.failed)
     return job
+
+
+def job_item_rerun(*, item_id: Any) -> bool:
+    """Run a failed item again (an operator's retry, e.g. after an outage): back to queued, its
+    job open again, one task queued after the commit. It gets ``CUTOUT_ITEM_MAX_ATTEMPTS`` fresh
+    attempts and is charged only if it succeeds. False, and nothing changed, when the item has
+    not failed or its upload is no longer stored (originals not kept)."""
+    with transaction.atomic():
+        item = (
+            JobItem.objects.select_for_update(of=("self",))
+            .select_related("job")
+            .filter(id=item_id)
+            .first()
+        )
+        if item is None or item.status != JobItem.Status.FAILED or not item.input:
+            return False
+        item.status = JobItem.Status.QUEUED
+        item.error_code = ""
+        item.error_message = ""
+        item.finished_at = None
+        item.timings = {**(item.timings or {}), RERUN_BASE: item.attempts}
+        item.save(update_fields=["status", "error_code", "error_message", "finished_at", "timings"])
+        Job.objects.filter(id=item.job_id).update(status=Job.Status.RUNNING, finished_at=None)
+        transaction.on_commit(lambda: queue.job_item_enqueue(item_id))
+    logger.info("job item %s queued again by an operator", item_id)
+    return True

@@ -7,13 +7,15 @@ the table the API reads too; this module only words it for the page. Nothing was
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 
-from cutout.errors import UNEXPECTED, meaning_of
+from cutout.errors import RETRY_AFTER_S, UNEXPECTED, meaning_of
+
+R = TypeVar("R", bound=HttpResponse)
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,13 @@ class Problem:
 
     def response(self) -> JsonResponse:
         """The page script's JSON answer."""
-        return JsonResponse({"error": self.as_dict()}, status=self.status)
+        return self.apply(JsonResponse({"error": self.as_dict()}, status=self.status))
+
+    def apply(self, response: R) -> R:
+        """``response`` with the headers this problem calls for (``Retry-After`` on a 503)."""
+        if self.status == 503:
+            response["Retry-After"] = str(RETRY_AFTER_S)
+        return response
 
 
 def _mb(value: int) -> str:

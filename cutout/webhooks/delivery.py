@@ -27,9 +27,15 @@ import httpx
 from django.db import transaction
 from django.utils import timezone
 
+from cutout import metrics
 from cutout.files.remote import UrlFetchError, check_url
 from cutout.models import WebhookDelivery
-from cutout.webhooks.services import REQUEUE_AFTER, WebhookUrlError
+from cutout.webhooks.services import (
+    REQUEUE_AFTER,
+    URL_REFUSALS,
+    WebhookUrlError,
+    endpoint_disable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +84,7 @@ class _Outcome:
     excerpt: str
     error: str
     duration_ms: int
+    refused: bool = False  # the URL itself is not allowed: no retry, the endpoint stops
 
 
 def delivery_attempt(
@@ -135,6 +142,7 @@ def _send(delivery: WebhookDelivery, *, transport: httpx.BaseTransport | None) -
     status: int | None = None
     excerpt = ""
     error = ""
+    refused = False
     if not endpoint.is_active:
         error = "The endpoint was disabled."
     else:
@@ -142,12 +150,15 @@ def _send(delivery: WebhookDelivery, *, transport: httpx.BaseTransport | None) -
             status, excerpt = _post(endpoint.url, endpoint.secret, delivery, body, transport)
         except WebhookUrlError as exc:
             error = exc.message
+            refused = exc.code in URL_REFUSALS
         except httpx.TimeoutException:
             error = f"No answer within {TIMEOUT_S:.0f} seconds."
         except httpx.HTTPError as exc:
             error = f"Could not connect ({type(exc).__name__})."
     duration_ms = round((time.perf_counter() - started) * 1000)
-    return _Outcome(status=status, excerpt=excerpt, error=error, duration_ms=duration_ms)
+    return _Outcome(
+        status=status, excerpt=excerpt, error=error, duration_ms=duration_ms, refused=refused
+    )
 
 
 def _record(claimed: WebhookDelivery, outcome: _Outcome) -> WebhookDelivery | None:
@@ -171,7 +182,13 @@ def _record(claimed: WebhookDelivery, outcome: _Outcome) -> WebhookDelivery | No
             delivery.next_attempt_at = None
         else:
             delivery.error = outcome.error or f"The endpoint answered HTTP {outcome.status}."
-            if delivery.attempts >= MAX_ATTEMPTS or not delivery.endpoint.is_active:
+            if outcome.refused:  # no retry can make the URL allowed: stop the endpoint now
+                endpoint_disable(endpoint_id=delivery.endpoint_id, reason=outcome.error)
+            if (
+                delivery.attempts >= MAX_ATTEMPTS
+                or outcome.refused
+                or not delivery.endpoint.is_active
+            ):
                 delivery.status = WebhookDelivery.Status.FAILED
                 delivery.next_attempt_at = None
                 logger.info("webhook delivery %s failed for good: %s", delivery.id, delivery.error)
@@ -180,6 +197,11 @@ def _record(claimed: WebhookDelivery, outcome: _Outcome) -> WebhookDelivery | No
                 wait = timedelta(seconds=retry_delay(delivery.attempts))
                 delivery.next_attempt_at = started + wait
         delivery.save()
+    outcome_label = {
+        WebhookDelivery.Status.SUCCEEDED: "delivered",
+        WebhookDelivery.Status.FAILED: "failed",
+    }.get(delivery.status, "retrying")  # type: ignore[call-overload]
+    metrics.WEBHOOK_DELIVERIES.labels(outcome=outcome_label).inc()
     return delivery
 
 
@@ -193,7 +215,7 @@ def _post(
     try:
         target = check_url(url)  # resolves and refuses private addresses, every attempt
     except UrlFetchError as exc:
-        raise WebhookUrlError(f"The URL is not allowed: {exc.message}", exc.code) from None
+        raise WebhookUrlError(f"Not sent: {exc.message}", exc.code) from None
     headers = {
         "Host": target.host_header,
         "User-Agent": USER_AGENT,

@@ -84,6 +84,27 @@ def endpoint_create(
     )
 
 
+# Refusals of the URL itself (not of the network): retrying cannot help, so the endpoint stops.
+URL_REFUSALS = ("blocked_address", "invalid_url")
+
+
+def endpoint_disable(*, endpoint_id: Any, reason: str) -> None:
+    """Stop deliveries to an endpoint, saying why (the webhooks page shows it)."""
+    WebhookEndpoint.objects.filter(id=endpoint_id, is_active=True).update(
+        is_active=False, disabled_reason=reason[:300], disabled_at=timezone.now()
+    )
+
+
+def endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Deliver to a disabled endpoint again, once its URL is allowed (:class:`WebhookUrlError`)."""
+    url_check(endpoint.url)
+    endpoint.is_active = True
+    endpoint.disabled_reason = ""
+    endpoint.disabled_at = None
+    endpoint.save(update_fields=["is_active", "disabled_reason", "disabled_at"])
+    return endpoint
+
+
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     endpoint.delete()
 
@@ -221,3 +242,26 @@ def deliveries_due(*, now: Any = None, limit: int = 500) -> int:
                 functools.partial(queue.webhook_delivery_enqueue, delivery_id, attempts + 1)
             )
     return len(due)
+
+
+def delivery_retry(*, delivery_id: Any) -> bool:
+    """One more attempt at a delivery that failed for good (an operator's retry, e.g. once the
+    receiver is fixed), queued after the commit; if it fails again it stays failed. False, and
+    nothing changed, for a delivery that is delivered, still pending, or whose endpoint is off."""
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint")
+            .filter(id=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != WebhookDelivery.Status.FAILED:
+            return False
+        if not delivery.endpoint.is_active:
+            return False
+        delivery.status = WebhookDelivery.Status.PENDING
+        delivery.next_attempt_at = timezone.now() + REQUEUE_AFTER
+        delivery.save(update_fields=["status", "next_attempt_at"])
+        attempt = delivery.attempts + 1
+        transaction.on_commit(lambda: queue.webhook_delivery_enqueue(delivery_id, attempt))
+    return True

@@ -13,7 +13,7 @@ from accounts.middleware import MemberRequest
 from cutout.models import WebhookEndpoint
 from cutout.webhooks import selectors, services
 
-ACTIONS = ("create", "delete", "ping", "rotate")
+ACTIONS = ("create", "delete", "ping", "rotate", "enable")
 
 
 @workspace_required
@@ -52,6 +52,13 @@ def webhooks_page(request: HttpRequest) -> HttpResponse:
             if action == "delete":
                 services.endpoint_delete(endpoint=endpoint)
                 messages.success(request, "Webhook endpoint removed.")
+            elif action == "enable":
+                try:
+                    services.endpoint_enable(endpoint=endpoint)
+                except services.WebhookUrlError as exc:
+                    messages.error(request, exc.message)
+                else:
+                    messages.success(request, "Webhook endpoint enabled again.")
             elif action == "rotate":
                 services.endpoint_rotate_secret(endpoint=endpoint)
                 messages.success(request, "New signing secret made; the old one no longer works.")

@@ -26,7 +26,9 @@ def later(monkeypatch: pytest.MonkeyPatch, seconds: int) -> None:
     monkeypatch.setattr(throttle.time, "time", lambda: now)
 
 
-def test_failed_logins_lock_the_address_even_for_the_right_password(client, settings, monkeypatch):
+def test_failed_logins_lock_the_guessing_client_out_even_for_the_right_password(
+    client, settings, monkeypatch
+):
     settings.CUTOUT_AUTH_THROTTLE = {"login_email": (3, 900)}
     make_user("victim@example.com")
     make_user("bystander@example.com")
@@ -110,7 +112,11 @@ def test_client_address_behind_trusted_proxies(settings, rf):
 
 
 def test_a_rule_at_zero_is_off(settings):
-    settings.CUTOUT_AUTH_THROTTLE = {"login_email": (0, 900), "login_ip": (0, 900)}
+    settings.CUTOUT_AUTH_THROTTLE = {
+        "login_email": (0, 900),
+        "login_ip": (0, 900),
+        "login_email_ip": (0, 900),
+    }
     make_user("free@example.com")
     client = Client()
     for _ in range(30):

@@ -106,12 +106,12 @@ def test_stripe_off_without_keys() -> None:
     assert config.stripe({})["secret_key"] == ""
 
 
-def test_production_requires_a_real_secret_key() -> None:
+def test_production_requires_a_real_secret_key(tmp_path) -> None:
     with pytest.raises(config.ConfigError, match="SECRET_KEY is required"):
-        config.secret_key({}, "production")
+        config.secret_key({}, "production", tmp_path)
     with pytest.raises(config.ConfigError, match="at least 50"):
-        config.secret_key({"SECRET_KEY": "short"}, "production")
-    assert config.secret_key({}, "dev").startswith("dev-only-insecure")
+        config.secret_key({"SECRET_KEY": "short"}, "production", tmp_path)
+    assert not (tmp_path / config.SECRET_KEY_FILE).exists()  # production never makes one
 
 
 @pytest.mark.parametrize(

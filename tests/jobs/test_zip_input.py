@@ -9,7 +9,18 @@ from typing import Any
 
 import pytest
 
-from cutout.jobs.intake import JobInputError, zip_read
+from cutout.jobs.intake import ByteBudget, JobInputError, entry_spool, max_total_bytes, zip_open
+
+
+def zip_read(archive: bytes) -> list[tuple[str, bytes | None]]:
+    """Every entry's name and bytes (None: too large), the way a batch is stored."""
+    with zip_open(archive) as batch:
+        budget = ByteBudget(max_total_bytes())
+        out: list[tuple[str, bytes | None]] = []
+        for entry in batch.entries:
+            copy = None if entry.too_large else entry_spool(entry, budget)
+            out.append((entry.name, None if copy is None else copy.read()))
+        return out
 
 
 def _zip(entries: dict[str, bytes], **kwargs: Any) -> bytes:
@@ -22,7 +33,7 @@ def _zip(entries: dict[str, bytes], **kwargs: Any) -> bytes:
 
 def test_reads_files_and_keeps_their_folders() -> None:
     files = zip_read(_zip({"a.png": b"A", "shoes/red/b.jpg": b"BB", "dir/": b""}))
-    assert [(f.name, f.data) for f in files] == [("a.png", b"A"), ("shoes/red/b.jpg", b"BB")]
+    assert files == [("a.png", b"A"), ("shoes/red/b.jpg", b"BB")]
 
 
 def test_skips_hidden_files_mac_junk_and_symlinks() -> None:
@@ -37,7 +48,7 @@ def test_skips_hidden_files_mac_junk_and_symlinks() -> None:
         link = zipfile.ZipInfo("link.png")
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(link, "/etc/passwd")
-    assert [f.name for f in zip_read(buffer.getvalue())] == ["keep.png"]
+    assert [name for name, _ in zip_read(buffer.getvalue())] == ["keep.png"]
 
 
 @pytest.mark.parametrize(
@@ -90,10 +101,10 @@ def test_refuses_a_zip_whose_headers_understate_the_size(settings: Any) -> None:
     assert "big.png" in caught.value.message
 
 
-def test_an_oversized_entry_becomes_an_empty_file(settings: Any) -> None:
+def test_an_oversized_entry_is_never_inflated(settings: Any) -> None:
     settings.CUTOUT_MAX_UPLOAD_BYTES = 1000
     files = zip_read(_zip({"big.png": b"x" * 5000, "small.png": b"y" * 10}))
-    assert [(f.name, len(f.data)) for f in files] == [("big.png", 0), ("small.png", 10)]
+    assert files == [("big.png", None), ("small.png", b"y" * 10)]
 
 
 def test_refuses_encrypted_and_non_zip_input() -> None:

@@ -207,7 +207,10 @@ def test_an_endpoint_that_turns_private_is_not_called(
     delivery_attempt(delivery_id=delivery.id)
     delivery.refresh_from_db()
     assert receiver.requests == []
-    assert delivery.status == WebhookDelivery.Status.PENDING and "not allowed" in delivery.error
+    # Refused at once (no retries for a day) and the endpoint stops, saying why.
+    assert delivery.status == WebhookDelivery.Status.FAILED and "not allowed" in delivery.error
+    endpoint.refresh_from_db()
+    assert not endpoint.is_active and "not allowed" in endpoint.disabled_reason
 
 
 @pytest.mark.django_db

@@ -103,7 +103,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     assert problem is not None
     if wants_json(request):
         return problem.response()
-    return _home(request, form, problem, status=problem.status)
+    return problem.apply(_home(request, form, problem, status=problem.status))
 
 
 def _upload_one(request: HttpRequest, file: UploadedFile, options: engine.Options) -> HttpResponse:

@@ -1,0 +1,152 @@
+"""Prometheus metrics (prometheus-client) and ``GET /metrics``.
+
+Names and labels are kept few and bounded (a route is its URL pattern's name, never a path).
+Processes that fork (gunicorn's workers, Celery's prefork children) count into files under
+``PROMETHEUS_MULTIPROC_DIR`` (``cutout serve`` / ``cutout worker`` make one), and the scrape
+adds them up. Cutouts made by worker containers are counted there: each worker serves its own
+``/metrics`` on ``CUTOUT_WORKER_METRICS_PORT`` (docs/operations.md). The queue depth is read
+from the broker when the web process is scraped.
+
+``/metrics`` answers only a request with ``Authorization: Bearer <CUTOUT_METRICS_TOKEN>``; with
+no token set, only one from a loopback or private address that came through no proxy (no
+``X-Forwarded-For``): the monitoring network, never the public one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+logger = logging.getLogger(__name__)
+
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_IMAGE_SECONDS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20, 30, 60)
+
+HTTP_REQUESTS = Histogram(
+    "cutout_http_request_duration_seconds",
+    "Time to answer an HTTP request, by URL pattern, method and status.",
+    ("route", "method", "status"),
+    buckets=_SECONDS,
+)
+CUTOUTS = Counter(
+    "cutout_cutouts",
+    "Cutouts by pipeline and outcome (succeeded, failed, deduplicated, rejected).",
+    ("pipeline", "outcome"),
+)
+INFERENCE = Histogram(
+    "cutout_inference_seconds",
+    "Time the models took for one image (the matte), by pipeline.",
+    ("pipeline",),
+    buckets=_IMAGE_SECONDS,
+)
+CUTOUT_SECONDS = Histogram(
+    "cutout_cutout_seconds",
+    "End-to-end time of one cutout (matte, render, storage, ledger), by pipeline.",
+    ("pipeline",),
+    buckets=_IMAGE_SECONDS,
+)
+CREDITS_CHARGED = Counter("cutout_credits_charged", "Credits captured for finished cutouts.")
+WEBHOOK_DELIVERIES = Counter(
+    "cutout_webhook_deliveries",
+    "Webhook delivery attempts by outcome (delivered, retrying, failed).",
+    ("outcome",),
+)
+EMAILS = Counter("cutout_emails", "Mail sent by the mail task, by outcome.", ("outcome",))
+
+
+class QueueDepth(Collector):
+    """``cutout_queue_messages``: messages waiting on the broker's default queue (read per scrape)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from cutout import queue
+
+        family = GaugeMetricFamily(
+            "cutout_queue_messages", "Tasks waiting in the broker's default queue."
+        )
+        depth = queue.queue_length()
+        if depth is not None:
+            family.add_metric([], depth)
+        yield family
+
+
+def registry() -> CollectorRegistry:
+    """What a scrape reads: every process's files in multiprocess mode, else this process's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged)
+        return merged
+    return REGISTRY
+
+
+def exposition(*, with_queue: bool) -> bytes:
+    source = registry()
+    if not with_queue:
+        return generate_latest(source)
+    scrape = CollectorRegistry(auto_describe=False)
+    scrape.register(_Forward(source))
+    scrape.register(QueueDepth())
+    return generate_latest(scrape)
+
+
+class _Forward(Collector):
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Any]:
+        yield from self.source.collect()
+
+
+def _internal(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return ip.is_loopback or ip.is_private
+
+
+def scrape_allowed(*, token: str, authorization: str, remote_addr: str, forwarded: bool) -> bool:
+    """The rule in the module docstring."""
+    if token:
+        scheme, _, given = authorization.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+    return not forwarded and _internal(remote_addr)
+
+
+def start_worker_server(port: int) -> None:
+    """A Celery worker's own ``/metrics`` (its children's counts), on ``port``."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, registry=registry())
+    logger.info("worker metrics on port %s", port)
+
+
+def metrics_view(request: Any) -> Any:
+    """``GET /metrics`` in Prometheus' text format (404 for a caller the rule refuses)."""
+    from django.conf import settings
+    from django.http import Http404, HttpResponse
+
+    allowed = scrape_allowed(
+        token=settings.CUTOUT_METRICS_TOKEN,
+        authorization=request.headers.get("Authorization", ""),
+        remote_addr=request.META.get("REMOTE_ADDR", ""),
+        forwarded="HTTP_X_FORWARDED_FOR" in request.META,
+    )
+    if not allowed:
+        raise Http404
+    return HttpResponse(exposition(with_queue=True), content_type=CONTENT_TYPE_LATEST)
