@@ -232,6 +232,58 @@ def fetch_url(url: str, *, max_bytes: int) -> tuple[bytes, str]:
     return fetched.data, fetched.filename
 
 
+def fetch_background(url: str, *, field: str) -> bytes:
+    """A background picture from a caller's URL (SSRF-guarded like the image); a failure is
+    ``fetch_failed`` naming ``field``, so a dialect can tell it from the image's own."""
+    try:
+        return fetch_image(url, max_bytes=int(settings.CUTOUT_MAX_UPLOAD_BYTES)).data
+    except Exception as exc:
+        error = from_exception(exc)
+        if error is None or error.kind not in (
+            "fetch_failed",
+            "file_too_large",
+            "unsupported_format",
+        ):
+            raise
+        raise ApiError(
+            "fetch_failed", f"The background image was not fetched: {error.message}", field=field
+        ) from None
+
+
+def media_quality(accept: str, media: str) -> float:
+    """The q-value ``accept`` gives ``media`` (its most specific matching range; 0 if none)."""
+    kind = media.split("/", 1)[0]
+    best, best_rank = 0.0, -1
+    for part in accept.split(","):
+        pieces = [p.strip() for p in part.split(";")]
+        rng = pieces[0].lower()
+        if not rng:
+            continue
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        rank = 2 if rng == media else 1 if rng == f"{kind}/*" else 0 if rng == "*/*" else -1
+        if rank > best_rank:
+            best, best_rank = q, rank
+    return best if best_rank >= 0 else 0.0
+
+
+def prefers_json(request: HttpRequest, images: Sequence[str] = ("image/png",)) -> bool:
+    """Whether the request's ``Accept`` prefers JSON to every image type: a strictly higher
+    q-value. ``*/*`` and ``image/*`` count for the image, so axios's default
+    ``application/json, text/plain, */*`` is a tie, and a tie (or no Accept) gets the image."""
+    accept = request.headers.get("Accept", "")
+    if not accept.strip():
+        return False
+    json_q = media_quality(accept, "application/json")
+    return json_q > 0 and json_q > max(media_quality(accept, m) for m in images)
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     format: str  # Pillow's name: JPEG, PNG, BMP, WEBP, GIF, TIFF, ...
@@ -281,9 +333,10 @@ def run_cutout(
     data: bytes,
     options: Any,
     input_name: str = "",
+    background: bytes | None = None,
 ) -> Any:
     """Create the cutout for the authenticated key (a thin call into the service), under the
-    request's ``Idempotency-Key`` if it sent one."""
+    request's ``Idempotency-Key`` if it sent one (on ``background``, a picture, if given)."""
     api_key = api_workspace_key(request)
     return cutout_create(
         workspace=api_key.workspace,
@@ -294,6 +347,7 @@ def run_cutout(
         dialect=dialect.name,
         input_name=input_name[:255],
         idempotency_key=idempotency_key(request),
+        background=background,
     )
 
 
