@@ -110,6 +110,8 @@ def build_options(request: HttpRequest) -> engine.Options:
     size = _choice(request, "size", SIZES, "full")
     crop = common.parse_bool(request.POST.get("crop", "false"), field="crop")
     bg_color = request.POST.get("bg_color", "").strip() or None
+    if bg_color is not None:
+        engine.parse_color(bg_color)  # checked whatever channels says (it is used only for rgb)
     if fmt == "jpeg":
         channels = "rgb"  # JPEG has no transparency: it is composed on bg_color (white)
     if channels == "rgb":

@@ -40,6 +40,8 @@ v1_patterns: list[URLPattern] = [
     re_path(r"^modes/?$", api4ai.modes, name="api4ai_modes"),
     re_path(r"^results/?$", api4ai.results, name="api4ai_results"),
     re_path(r"^remove-background/?$", seed004.remove_background, name="seed004_remove_background"),
+    # poof.bg's own path (seed 004's service): a client changing only the host lands here
+    re_path(r"^remove/?$", seed004.remove_background, name="seed004_remove"),
     re_path(r"^(?P<rest>.*)$", not_found_view(api4ai.DIALECT)),
 ]
 
