@@ -24,6 +24,9 @@ native_patterns: list[URLPattern] = [
 docs_patterns: list[URLPattern] = [
     re_path(r"^openapi\.json$", openapi.openapi_json, name="api_openapi"),
     re_path(r"^docs/?$", openapi.docs, name="api_docs"),
+    # AILabTools' account call (its SDK's commonQueryCredits) lives outside /api/cutout/
+    re_path(r"^common/query-credits/?$", ailab.query_credits, name="ailab_query_credits"),
+    re_path(r"^common/(?P<rest>.*)$", not_found_view(ailab.DIALECT)),
 ]
 
 # /api/cutout/: AILabTools (seeds 000, 001, 003)
