@@ -250,15 +250,14 @@ def fetch_background(url: str, *, field: str) -> bytes:
         ) from None
 
 
-def media_quality(accept: str, media: str) -> float:
-    """The q-value ``accept`` gives ``media`` (its most specific matching range; 0 if none)."""
+def media_preference(accept: str, media: str) -> tuple[float, int]:
+    """(q-value, specificity) that ``accept`` gives ``media`` from its most specific matching
+    range: specificity 2 for the type itself, 1 for ``type/*``, 0 for ``*/*``, -1 for none."""
     kind = media.split("/", 1)[0]
     best, best_rank = 0.0, -1
     for part in accept.split(","):
         pieces = [p.strip() for p in part.split(";")]
         rng = pieces[0].lower()
-        if not rng:
-            continue
         q = 1.0
         for param in pieces[1:]:
             name, _, value = param.partition("=")
@@ -270,7 +269,17 @@ def media_quality(accept: str, media: str) -> float:
         rank = 2 if rng == media else 1 if rng == f"{kind}/*" else 0 if rng == "*/*" else -1
         if rank > best_rank:
             best, best_rank = q, rank
-    return best if best_rank >= 0 else 0.0
+    return (best if best_rank >= 0 else 0.0), best_rank
+
+
+def media_quality(accept: str, media: str) -> float:
+    """The q-value ``accept`` gives ``media`` (0 if nothing matches)."""
+    return media_preference(accept, media)[0]
+
+
+def remaining_credits(request: HttpRequest) -> int:
+    """The available credits of the authenticated key's workspace."""
+    return int(balance_for(api_workspace_key(request).workspace).available)
 
 
 def prefers_json(request: HttpRequest, images: Sequence[str] = ("image/png",)) -> bool:

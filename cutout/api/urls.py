@@ -6,7 +6,7 @@ prefix get that dialect's own JSON 404 rather than an HTML page.
 
 from django.urls import URLPattern, re_path
 
-from cutout.api import ailab, api4ai, native, removebg, seed004
+from cutout.api import ailab, api4ai, clipdrop, native, photoroom, removebg, seed004
 from cutout.api.common import not_found_view
 from cutout.api.openapi import views as openapi
 
@@ -37,8 +37,10 @@ ailab_patterns: list[URLPattern] = [
     re_path(r"^(?P<rest>.*)$", not_found_view(ailab.DIALECT)),
 ]
 
-# /v1/: API4AI (seed 002) and seed 004 share the prefix
+# /v1/: API4AI (seed 002), seed 004 and Photoroom share the prefix (API4AI's catch-all last)
 v1_patterns: list[URLPattern] = [
+    re_path(r"^segment/?$", photoroom.segment, name="photoroom_segment"),
+    re_path(r"^account/?$", photoroom.account, name="photoroom_account"),
     re_path(r"^version/?$", api4ai.version, name="api4ai_version"),
     re_path(r"^modes/?$", api4ai.modes, name="api4ai_modes"),
     re_path(r"^results/?$", api4ai.results, name="api4ai_results"),
@@ -53,4 +55,10 @@ removebg_patterns: list[URLPattern] = [
     re_path(r"^removebg/?$", removebg.removebg, name="removebg"),
     re_path(r"^account/?$", removebg.account, name="removebg_account"),
     re_path(r"^(?P<rest>.*)$", not_found_view(removebg.DIALECT)),
+]
+
+# /remove-background/: Clipdrop
+clipdrop_patterns: list[URLPattern] = [
+    re_path(r"^v1/?$", clipdrop.remove_background, name="clipdrop_remove_background"),
+    re_path(r"^(?P<rest>.*)$", not_found_view(clipdrop.DIALECT)),
 ]
