@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from PIL import Image
 
@@ -82,8 +83,8 @@ def output_format(request: HttpRequest) -> str:
 def _has_transparency(data: bytes) -> bool:
     with Image.open(io.BytesIO(data)) as img:
         if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-            low, _high = img.convert("RGBA").getchannel("A").getextrema()
-            return int(low) < 255
+            alpha = np.asarray(img.convert("RGBA").getchannel("A"))
+            return bool(alpha.min() < 255)
     return False
 
 
