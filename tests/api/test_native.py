@@ -117,9 +117,11 @@ def test_a_replayed_answer_reports_no_new_charge(client, caller) -> None:
     rb = {"HTTP_X_API_KEY": caller.secret, "HTTP_IDEMPOTENCY_KEY": "rb-retry"}
     png = image_bytes(160, 120, "PNG")
     charged = [
-        client.post("/v1.0/removebg", {"image_file": SimpleUploadedFile("b.png", png)}, **rb)[
-            "X-Credits-Charged"
-        ]
+        client.post(
+            "/v1.0/removebg",
+            {"image_file": SimpleUploadedFile("b.png", png), "size": "full"},
+            **rb,
+        )["X-Credits-Charged"]
         for _ in range(2)
     ]
     assert charged == ["1", "0"] and balance(caller.workspace) == 8
