@@ -91,8 +91,8 @@ class IdempotencyKeyReused(CutoutError):
 def credits_for(options: engine.Options) -> int:
     """What one cutout in ``options`` costs: 0 for a preview (an output of at most 0.25 MP
     whatever the input; remove.bg and Photoroom charge a quarter credit for theirs, which an
-    integer ledger cannot hold), 1 for everything else."""
-    return 0 if options.is_preview else 1
+    integer ledger cannot hold) or a watermarked test result, 1 for everything else."""
+    return 0 if options.is_preview or options.watermark else 1
 
 
 def with_background(options: engine.Options, background: bytes | None) -> engine.Options:

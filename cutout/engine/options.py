@@ -90,6 +90,7 @@ class Options:
     - ``shadow_type`` (``natural``, ``drop``, ``contact``), ``shadow_opacity`` 0..1,
       ``shadow_blur`` and ``shadow_offset_x/y`` as lengths (px of the original image, or % of the
       subject's height): the shadow of ``shadow`` mode.
+    - ``watermark``: mark the result as a test (free: the API's test and sandbox modes).
     - ``pipeline``: ``fast``, ``balanced`` or ``best``.
 
     The fields' order is :data:`cutout.engine.OPTION_FIELDS`; a test keeps the two in step.
@@ -112,6 +113,7 @@ class Options:
     shadow_blur: str | int | float = "4%"
     shadow_offset_x: str | int | float = "0"
     shadow_offset_y: str | int | float = "2%"
+    watermark: bool = False
     pipeline: str = "best"
     # Parsed forms, filled in by __post_init__.
     color: Color | None = field(default=None, init=False, compare=False, repr=False)
@@ -133,7 +135,7 @@ class Options:
         if self.bg_image == "":
             self._set("bg_image", None)
         self._set("size", _parse_size(self.size))
-        for name in ("crop", "semitransparency"):
+        for name in ("crop", "semitransparency", "watermark"):
             if not isinstance(getattr(self, name), bool):
                 raise InvalidOption(f"{name} must be true or false", field=name)
         self._set("margin", parse_margin(self.crop_margin))

@@ -162,6 +162,11 @@ _DESCRIPTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "negative; max 2000px / 100%).",
         {},
     ),
+    "watermark": (
+        "boolean",
+        "A test result: free, with CUTOUT TEST written across it.",
+        {},
+    ),
     "pipeline": (
         "string",
         "fast (u2netp), balanced (u2net) or best (ISNet and u2net fused).",

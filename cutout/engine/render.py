@@ -35,6 +35,7 @@ from .layout import (
 )
 from .matte import Matte
 from .options import Options
+from .watermark import watermark
 
 DROP_SHADOW_STRENGTH = 0.6  # natural shadow: the soft drop part is this much lighter than the base
 WHITE = (255, 255, 255, 255)
@@ -147,6 +148,7 @@ def _is_plain_full_png(
     )
     return (
         plain_cutout
+        and not options.watermark
         and options.format == "png"
         and options.output_channels == "rgba"
         and canvas == (0, 0, *size)
@@ -225,6 +227,8 @@ def _render_general(
     out_bbox = subject_bbox(np.asarray(layer.getchannel("A") if layer.mode == "RGBA" else layer))
     backdrop = _backdrop(image, alpha, options, frame, background)
     picture = _compose(layer, options, frame, out_bbox, backdrop)
+    if options.watermark:
+        picture = watermark(picture)
     _lap(timings, "compose", start)
 
     start = time.perf_counter()

@@ -130,3 +130,15 @@ def test_a_blurred_background_version_needs_the_original() -> None:
     blurred = cutout_version(source=kept, options=opts(bg_blur="2%"))
     assert blurred.credits_charged == 0 and blurred.metadata["background"] == "blur"
     assert open_image(blurred.result.read()).mode == "RGB"
+
+
+@pytest.mark.parametrize("free", [{"size": "preview"}, {"watermark": True}])
+def test_a_free_cutout_has_only_free_versions(free) -> None:
+    caller = make_caller(credits=3)
+    source = create(caller, options=opts(**free))
+    assert source.credits_charged == 0
+    with pytest.raises(engine.InvalidOption) as caught:
+        cutout_version(source=source, options=opts())  # full size, no mark: would be paid work
+    assert caught.value.field == "size"
+    again = cutout_version(source=source, options=opts(bg_color="white", **free))
+    assert again.credits_charged == 0 and balance(caller.workspace) == 3

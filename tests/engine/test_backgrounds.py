@@ -182,7 +182,7 @@ def test_scale_and_position_place_the_subject_on_the_canvas(scene):
     assert abs((box[2] - box[0]) - sub_w) <= 2
 
     options = Options(mode="mask", scale="30%", position="0% 100%")
-    out = np.asarray(open_result(render(image, matte, options).data))
+    out = np.asarray(open_result(render(image, matte, options).data).data)
     box = bbox_of(out)
     assert box[0] <= 2 and box[3] >= 238  # the matte moves too
 
@@ -285,3 +285,20 @@ def test_process_renders_onto_background_bytes(scene_png, model_dir):
     result = process(scene_png, Options(bg_image="g", pipeline="fast"), background=bg)
     arr = np.asarray(Image.open(io.BytesIO(result.data)))
     assert arr[2, 2].tolist() == [0, 90, 0]
+
+
+def test_a_watermark_marks_the_subject_and_the_transparent_parts() -> None:
+    rgb, alpha = subject_scene(240, 160, seed=3)
+    image = DecodedImage.from_pil(Image.fromarray(rgb), "PNG")
+    matte = true_matte(alpha)
+    clean = np.asarray(open_result(render(image, matte, Options()).data))
+    marked = np.asarray(open_result(render(image, matte, Options(watermark=True)).data))
+    assert clean.shape == marked.shape == (160, 240, 4)
+    outside = clean[..., 3] == 0
+    assert marked[..., 3][outside].max() > 60  # the mark shows on transparent parts
+    inside = clean[..., 3] == 255
+    assert (
+        np.abs(marked[inside, :3].astype(int) - clean[inside, :3]).max(axis=1) > 20
+    ).mean() > 0.03
+    jpeg = open_result(render(image, matte, Options(watermark=True, format="jpeg", size=120)).data)
+    assert jpeg.mode == "RGB" and max(jpeg.size) == 120

@@ -48,6 +48,7 @@ def test_option_fields_are_the_options_constructor_in_order():
         "shadow_blur",
         "shadow_offset_x",
         "shadow_offset_y",
+        "watermark",
         "pipeline",
     )
     assert list(OPTION_SPECS) == list(OPTION_FIELDS)

@@ -24,7 +24,7 @@ ENGINE_LAYERS: list[tuple[str, ...]] = [
     ("errors", "timing", "limits"),
     ("names", "values"),
     ("options", "optionspec"),
-    ("decode", "encode", "foreground", "refine", "backdrop", "layout"),
+    ("decode", "encode", "foreground", "refine", "backdrop", "layout", "watermark"),
     ("registry",),
     ("derived", "runtime"),
     ("sessions",),
