@@ -6,7 +6,7 @@ prefix get that dialect's own JSON 404 rather than an HTML page.
 
 from django.urls import URLPattern, re_path
 
-from cutout.api import ailab, api4ai, clipdrop, native, photoroom, removebg, seed004
+from cutout.api import ailab, api4ai, clipdrop, native, photoroom, pixian, removebg, seed004
 from cutout.api.common import not_found_view
 from cutout.api.openapi import views as openapi
 
@@ -27,6 +27,10 @@ docs_patterns: list[URLPattern] = [
     # AILabTools' account call (its SDK's commonQueryCredits) lives outside /api/cutout/
     re_path(r"^common/query-credits/?$", ailab.query_credits, name="ailab_query_credits"),
     re_path(r"^common/(?P<rest>.*)$", not_found_view(ailab.DIALECT)),
+    # /api/v2/: Pixian
+    re_path(r"^v2/remove-background/?$", pixian.remove_background, name="pixian_remove_background"),
+    re_path(r"^v2/account/?$", pixian.account, name="pixian_account"),
+    re_path(r"^v2/(?P<rest>.*)$", not_found_view(pixian.DIALECT)),
 ]
 
 # /api/cutout/: AILabTools (seeds 000, 001, 003)
