@@ -110,7 +110,7 @@ def test_account(client, caller) -> None:
 def test_pixian_sdk(host, live_caller, tmp_path, monkeypatch) -> None:
     """The ``pixian-ai`` package hard-codes its URL inside the call; a ``requests`` stand-in that
     rewrites only the host is the one way to point it here."""
-    import pixian_ai.client  # type: ignore[import-untyped]
+    import pixian_ai.client
 
     class HostOnly:
         codes = requests.codes

@@ -182,7 +182,7 @@ def test_scale_and_position_place_the_subject_on_the_canvas(scene):
     assert abs((box[2] - box[0]) - sub_w) <= 2
 
     options = Options(mode="mask", scale="30%", position="0% 100%")
-    out = np.asarray(open_result(render(image, matte, options).data).data)
+    out = np.asarray(open_result(render(image, matte, options).data))
     box = bbox_of(out)
     assert box[0] <= 2 and box[3] >= 238  # the matte moves too
 
