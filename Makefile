@@ -8,13 +8,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := cutout.settings
 
-.PHONY: help venv deps dev-deps models migrate demo static setup run test lint typecheck pytest eval bench lock clean
+.PHONY: help venv deps dev-deps models migrate demo static setup run test lint typecheck pytest eval bench guided lock clean
 
 help:
 	@echo "make run    set up (venv, deps, models, db, demo account) and start site + worker"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make eval   score the default pipeline on ../shared/evalsets/dev"
-	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers)"
+	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, refine calls, API under load)"
+	@echo "make guided the guided-cutouts referee against a server of this checkout (~30-60 min)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,14 +48,14 @@ static: deps
 
 setup: deps models migrate demo static
 
-# The site (gunicorn) and one Celery worker with its beat scheduler; Ctrl-C stops both.
+# The site (gunicorn; its settings and start-up hook are cutout/gunicorn_conf.py) and one Celery
+# worker with its beat scheduler; Ctrl-C stops both.
 run: setup
 	@echo "Cutout is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops the site and the worker)"
 	@trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT; \
 	$(VENV)/bin/celery -A cutout worker --beat --concurrency 1 --loglevel INFO \
 		--schedule var/celerybeat-schedule & \
-	$(VENV)/bin/gunicorn cutout.wsgi --bind $(HOST):$(PORT) --workers 1 --threads 4 \
-		--timeout 120 --access-logfile - & \
+	$(VENV)/bin/gunicorn -c python:cutout.gunicorn_conf cutout.wsgi --bind $(HOST):$(PORT) & \
 	wait
 
 lint: dev-deps
@@ -77,6 +78,13 @@ bench: dev-deps models
 	$(PY) -m cutout.tools.bench
 	$(PY) -m cutout.tools.bench_speed
 	$(PY) -m cutout.tools.worker_bench
+	$(PY) -m cutout.tools.bench_refine
+	$(PY) -m cutout.tools.harden_bench
+	$(PY) -m cutout.tools.load_bench
+
+# ../shared/evalsets/guided.py against a server started here (a key with the credits it needs).
+guided: deps models migrate
+	nice -n 10 $(PY) -m cutout.tools.guided
 
 # Regenerate the locked sets (with hashes) from pyproject.toml's direct dependencies. Pins that
 # still satisfy them are kept; `make lock UPGRADE="--upgrade-package celery"` moves one on.

@@ -77,6 +77,11 @@ class Workspace(models.Model):
     retention_days = models.PositiveIntegerField(
         null=True, blank=True, help_text="Delete results older than this many days (empty: keep)."
     )
+    edit_window_hours = models.PositiveIntegerField(
+        default=24,
+        help_text="Keep each original this many hours so its cutout can be refined "
+        "(0: originals are deleted at once unless kept).",
+    )
 
     class Meta:
         ordering = ("name",)

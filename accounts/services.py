@@ -206,6 +206,26 @@ def workspace_update(
     return workspace
 
 
+EDIT_WINDOW_MAX_HOURS = 24 * 30
+
+
+def workspace_set_edit_window(
+    *, workspace: Workspace, hours: int, by: User | None = None
+) -> Workspace:
+    """How long new cutouts' originals are kept so they can be refined (guided cutouts):
+    0 to :data:`EDIT_WINDOW_MAX_HOURS` hours; 0 deletes originals at once (unless the workspace
+    keeps originals). Owners and admins only. Cutouts already made keep their own window."""
+    if isinstance(hours, bool) or not isinstance(hours, int):
+        raise ValueError("The editing window is a whole number of hours.")
+    if not 0 <= hours <= EDIT_WINDOW_MAX_HOURS:
+        raise ValueError(f"The editing window is 0 to {EDIT_WINDOW_MAX_HOURS} hours.")
+    with transaction.atomic():
+        _require_manager(workspace, by)
+        workspace.edit_window_hours = hours
+        workspace.save(update_fields=["edit_window_hours"])
+    return workspace
+
+
 def membership_add(*, workspace: Workspace, user: User, role: str = Role.MEMBER) -> Membership:
     if role not in Role.values:
         raise ValueError(f"Unknown role {role!r}.")

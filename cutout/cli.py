@@ -111,7 +111,9 @@ def _serve(args: argparse.Namespace, extra: list[str]) -> int:
     _metrics_dir("web")
     # No gunicorn access log: Cutout's own request line (cutout.request) has the request id and
     # redacts query strings; gunicorn's would log tokens in URLs as they came.
-    program = [sys.executable, "-m", "gunicorn", "cutout.wsgi", "--bind", args.bind]
+    # cutout.gunicorn_conf: models loaded as each worker starts, onnxruntime threads split over them.
+    program = [sys.executable, "-m", "gunicorn", "-c", "python:cutout.gunicorn_conf"]
+    program += ["cutout.wsgi", "--bind", args.bind]
     program += ["--workers", str(args.workers), "--threads", str(args.threads)]
     program += ["--timeout", str(args.timeout), "--forwarded-allow-ips", args.forwarded_allow_ips]
     return _exec(program + extra)

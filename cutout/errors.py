@@ -128,6 +128,8 @@ ERRORS: dict[str, Meaning] = {
     # Idempotency keys (cutout.cutouts.services)
     "in_progress": Meaning("conflict", 409, "Still processing"),
     "idempotency_key_reused": Meaning("conflict", 409, "Request already made"),
+    # Guided refinement (cutout.cutouts.refine)
+    "not_editable": Meaning("conflict", 409, "This cutout cannot be refined"),
     # Batches (cutout.jobs.intake): every refusal keeps its own code on the page
     "batch_refused": Meaning("invalid_parameter", 400, "Batch not accepted"),
     # Images fetched from a URL (cutout.files.remote)

@@ -1,4 +1,4 @@
-"""Prometheus metrics (prometheus-client) and ``GET /metrics``.
+"""Prometheus metrics (prometheus-client); ``GET /metrics`` is :mod:`cutout.scrape`.
 
 Names and labels are kept few and bounded (a route is its URL pattern's name, never a path).
 Processes that fork (gunicorn's workers, Celery's prefork children) count into files under
@@ -14,24 +14,16 @@ no token set, only one from a loopback or private address that came through no p
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import logging
 import os
-from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
-    generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
 
@@ -70,21 +62,6 @@ WEBHOOK_DELIVERIES = Counter(
 EMAILS = Counter("cutout_emails", "Mail sent by the mail task, by outcome.", ("outcome",))
 
 
-class QueueDepth(Collector):
-    """``cutout_queue_messages``: messages waiting on the broker's default queue (read per scrape)."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from cutout import queue
-
-        family = GaugeMetricFamily(
-            "cutout_queue_messages", "Tasks waiting in the broker's default queue."
-        )
-        depth = queue.queue_length()
-        if depth is not None:
-            family.add_metric([], depth)
-        yield family
-
-
 def registry() -> CollectorRegistry:
     """What a scrape reads: every process's files in multiprocess mode, else this process's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -94,59 +71,9 @@ def registry() -> CollectorRegistry:
     return REGISTRY
 
 
-def exposition(*, with_queue: bool) -> bytes:
-    source = registry()
-    if not with_queue:
-        return generate_latest(source)
-    scrape = CollectorRegistry(auto_describe=False)
-    scrape.register(_Forward(source))
-    scrape.register(QueueDepth())
-    return generate_latest(scrape)
-
-
-class _Forward(Collector):
-    def __init__(self, source: CollectorRegistry) -> None:
-        self.source = source
-
-    def collect(self) -> Iterator[Any]:
-        yield from self.source.collect()
-
-
-def _internal(address: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return ip.is_loopback or ip.is_private
-
-
-def scrape_allowed(*, token: str, authorization: str, remote_addr: str, forwarded: bool) -> bool:
-    """The rule in the module docstring."""
-    if token:
-        scheme, _, given = authorization.partition(" ")
-        return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
-    return not forwarded and _internal(remote_addr)
-
-
 def start_worker_server(port: int) -> None:
     """A Celery worker's own ``/metrics`` (its children's counts), on ``port``."""
     from prometheus_client import start_http_server
 
     start_http_server(port, registry=registry())
     logger.info("worker metrics on port %s", port)
-
-
-def metrics_view(request: Any) -> Any:
-    """``GET /metrics`` in Prometheus' text format (404 for a caller the rule refuses)."""
-    from django.conf import settings
-    from django.http import Http404, HttpResponse
-
-    allowed = scrape_allowed(
-        token=settings.CUTOUT_METRICS_TOKEN,
-        authorization=request.headers.get("Authorization", ""),
-        remote_addr=request.META.get("REMOTE_ADDR", ""),
-        forwarded="HTTP_X_FORWARDED_FOR" in request.META,
-    )
-    if not allowed:
-        raise Http404
-    return HttpResponse(exposition(with_queue=True), content_type=CONTENT_TYPE_LATEST)

@@ -22,6 +22,10 @@ def _cutout_path(instance: Cutout, filename: str) -> str:
     return f"ws/{instance.workspace_id}/cutouts/{instance.id}/{filename}"
 
 
+def _version_path(instance: CutoutVersion, filename: str) -> str:
+    return f"ws/{instance.cutout.workspace_id}/cutouts/{instance.cutout_id}/{filename}"
+
+
 def _job_path(instance: Job, filename: str) -> str:
     return f"ws/{instance.workspace_id}/jobs/{instance.id}/{filename}"
 
@@ -71,6 +75,13 @@ class Cutout(models.Model):
     original = models.FileField(upload_to=_cutout_path, max_length=255, blank=True)
     matte = models.FileField(upload_to=_cutout_path, max_length=255, blank=True)
     result = models.FileField(upload_to=_cutout_path, max_length=255, blank=True)
+    # Guided refinement (cutouts/refine.py): the models' outputs refining reads (engine.prior),
+    # the current hint list ([] = the automatic matte), the current version's number, and until
+    # when the original is kept for editing (None with keep_originals: as long as it is kept).
+    prior = models.FileField(upload_to=_cutout_path, max_length=255, blank=True)
+    hints: models.JSONField[list[Any]] = models.JSONField(default=list, blank=True)
+    version = models.PositiveIntegerField(default=0)
+    editable_until = models.DateTimeField(null=True, blank=True)
     result_content_type = models.CharField(max_length=40, blank=True)
 
     width = models.PositiveIntegerField(null=True, blank=True, help_text="Original width")
@@ -103,12 +114,50 @@ class Cutout(models.Model):
         return f"Cutout {self.id} ({self.status})"
 
     @property
+    def refined(self) -> bool:
+        """Whether the current result comes from hints (not the automatic matte)."""
+        return bool(self.hints)
+
+    @property
     def thumbnail_name(self) -> str | None:
         """Storage name of the library's WebP thumbnail, kept next to the result (made on first
         view); None without a result."""
         if not self.result:
             return None
         return f"{posixpath.dirname(str(self.result.name))}/thumb.webp"
+
+
+class CutoutVersion(models.Model):
+    """One version of a cutout's matte: the complete hint list a refine call sent and the files
+    it gave. Number 0 is the automatic matte (recorded by the first refine); the cutout's own
+    ``matte`` / ``result`` are those of its current version, so every reader (downloads,
+    re-renders, the batch ZIP) sees the latest."""
+
+    cutout = models.ForeignKey(Cutout, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    hints: models.JSONField[list[Any]] = models.JSONField(default=list, blank=True)
+    hints_key = models.CharField(max_length=64, help_text="sha256 of the canonical hint list")
+    matte = models.FileField(upload_to=_version_path, max_length=255, blank=True)
+    result = models.FileField(upload_to=_version_path, max_length=255, blank=True)
+    result_content_type = models.CharField(max_length=40, blank=True)
+    result_width = models.PositiveIntegerField(null=True, blank=True)
+    result_height = models.PositiveIntegerField(null=True, blank=True)
+    options = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    processing_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("cutout", "number")
+        constraints = [
+            models.UniqueConstraint(fields=("cutout", "number"), name="unique_cutout_version"),
+        ]
+        indexes = [models.Index(fields=("cutout", "hints_key"), name="cutout_version_hints")]
+
+    def __str__(self) -> str:
+        return f"{self.cutout_id} v{self.number}"
 
 
 class Job(models.Model):

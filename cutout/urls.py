@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-from cutout import health, metrics, source
+from cutout import health, scrape, source
 from cutout.api import urls as api
 from cutout.web.views.home import landing
 
@@ -12,7 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.healthz, name="readyz"),
     path("livez", health.livez, name="livez"),
-    path("metrics", metrics.metrics_view, name="metrics"),
+    path("metrics", scrape.metrics_view, name="metrics"),
     path("source", source.source, name="source"),
     path("admin/", admin.site.urls),
     # Accounts at the top level: signup/, login/, logout/, account/, password-reset/,

@@ -343,9 +343,12 @@ def run_cutout(
     options: Any,
     input_name: str = "",
     background: bytes | None = None,
+    hints: Any = None,
+    roi: str | None = None,
 ) -> Any:
     """Create the cutout for the authenticated key (a thin call into the service), under the
-    request's ``Idempotency-Key`` if it sent one (on ``background``, a picture, if given)."""
+    request's ``Idempotency-Key`` if it sent one (on ``background``, a picture, if given);
+    ``hints`` / ``roi`` refine it at once."""
     api_key = api_workspace_key(request)
     return cutout_create(
         workspace=api_key.workspace,
@@ -357,6 +360,8 @@ def run_cutout(
         input_name=input_name[:255],
         idempotency_key=idempotency_key(request),
         background=background,
+        hints=hints,
+        roi=roi,
     )
 
 

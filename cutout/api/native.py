@@ -21,8 +21,9 @@ from billing.services import api_key_month_usage
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
-from cutout.cutouts import selectors
+from cutout.cutouts import refine, selectors
 from cutout.cutouts.engine_settings import default_pipeline
+from cutout.cutouts.refine import cutout_editable
 from cutout.files import storage
 from cutout.jobs.selectors import job_get, job_items, job_progress
 from cutout.jobs.services import job_create
@@ -85,6 +86,20 @@ def cutout_json(cutout: Cutout, request: HttpRequest) -> dict[str, Any]:
     error = None
     if cutout.status == Cutout.Status.FAILED:
         error = {"code": cutout.error_code, "message": cutout.error_message}
+    original = None
+    editable = cutout_editable(cutout)
+    if cutout.original and cutout.status == Cutout.Status.SUCCEEDED:
+        original = {
+            "url": storage.signed_url_for(
+                cutout.original,
+                workspace=cutout.workspace,
+                expires=URL_VALIDITY,
+                base_url=_base_url(request),
+            ),
+            "expires_in": int(URL_VALIDITY.total_seconds()),
+            "width": cutout.width,
+            "height": cutout.height,
+        }
     return {
         "id": str(cutout.pk),
         "object": "cutout",
@@ -104,6 +119,12 @@ def cutout_json(cutout: Cutout, request: HttpRequest) -> dict[str, Any]:
         "credits_charged": cutout.credits_charged,
         "processing_ms": cutout.processing_ms,
         "error": error,
+        "hints": cutout.hints,
+        "refined": cutout.refined,
+        "version": cutout.version,
+        "editable": editable,
+        "editable_until": _iso(cutout.editable_until) if editable else None,
+        "original": original,
     }
 
 
@@ -245,7 +266,9 @@ def cutouts(request: HttpRequest) -> HttpResponse:
     else:
         name = source.name or "image"
         data = common.read_upload(source, max_bytes=int(settings.CUTOUT_MAX_UPLOAD_BYTES))
-    cutout = common.run_cutout(request, DIALECT, data=data, options=options, input_name=name)
+    cutout = common.run_cutout(
+        request, DIALECT, data=data, options=options, input_name=name, hints=params.get("hints")
+    )
     replayed = getattr(cutout, "replayed", False)
     response = JsonResponse(cutout_json(cutout, request), status=200 if replayed else 201)
     response["Location"] = f"/api/v1/cutouts/{cutout.pk}"
@@ -260,6 +283,37 @@ def cutout_detail(request: HttpRequest, cutout_id: str) -> HttpResponse:
     if cutout is None:
         raise ApiError("not_found", "No cutout with this id in your workspace.")
     return JsonResponse(cutout_json(cutout, request))
+
+
+def refine_options(cutout: Cutout, params: dict[str, Any]) -> engine.Options:
+    """The refine call's output options: the cutout's current ones, with what the call sends
+    instead; the pipeline stays the cutout's."""
+    given = {k: v for k, v in params.items() if k in engine.OPTION_SPECS and k != "pipeline"}
+    merged = {k: v for k, v in (cutout.options or {}).items() if v is not None}
+    merged.update(given)
+    merged["pipeline"] = (cutout.options or {}).get("pipeline", cutout.pipeline)
+    return build_options(merged)
+
+
+@common.api_view(DIALECT)
+def cutout_refine(request: HttpRequest, cutout_id: str) -> HttpResponse:
+    """``POST /api/v1/cutouts/{id}/refine``: the complete hint list, and output options."""
+    params, _files = common.request_params(request)
+    api_key = common.api_workspace_key(request)
+    cutout = selectors.cutout_get(workspace=api_key.workspace, cutout_id=cutout_id)
+    if cutout is None:
+        raise ApiError("not_found", "No cutout with this id in your workspace.")
+    if "hints" not in params:
+        raise ApiError("invalid_parameter", "Send the complete hint list as hints.", field="hints")
+    refined = refine.cutout_refine(
+        cutout=cutout,
+        hints=params["hints"],
+        options=refine_options(cutout, params),
+        user=None,
+    )
+    response = JsonResponse(cutout_json(refined, request))
+    response["X-Credits-Charged"] = "0"
+    return response
 
 
 @common.api_view(DIALECT, methods=("GET",))

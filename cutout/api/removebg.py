@@ -9,8 +9,9 @@ header out), ``format`` (auto/png/jpg/webp/zip), ``channels`` (rgba/alpha), ``cr
 (hex with or without ``#``, or a colour name), ``bg_image_file`` or ``bg_image_url`` (scaled to
 cover the canvas), ``shadow_type`` (``none``, ``drop``; ``3D``/``car``/``auto``/``natural`` draw
 our natural shadow) with ``shadow_opacity`` 0-100 and the older ``add_shadow``;
-``semitransparency=false`` hardens the matte. ``roi`` other than the whole image is refused (a
-box hint is the guided-cutout API's); ``type_level`` and ``shadow_method`` are accepted.
+``semitransparency=false`` hardens the matte; ``roi`` ("x1 y1 x2 y2" in px or %: only its inside
+can be foreground, a box hint of guided refinement); ``type_level`` and ``shadow_method`` are
+accepted.
 
 Header ``X-Api-Key`` (or ``Authorization: Bearer``). The image comes back as the body, or as
 ``{"data": {"result_b64", "foreground_top", "foreground_left", "foreground_width",
@@ -223,13 +224,6 @@ def build_options(
             field="bg_color",
             extra={"removebg_code": "multiple_bg_sources"},
         )
-    if _text(params, "roi") not in DEFAULT_ROI:
-        raise ApiError(
-            "invalid_parameter",
-            "roi is not supported here: send the whole image (a box hint is the guided-cutout "
-            "API's, see /api/docs).",
-            field="roi",
-        )
     scale = _text(params, "scale", "original") or "original"
     position = _text(params, "position") or ("center" if scale != "original" else "original")
 
@@ -356,8 +350,15 @@ def removebg(request: HttpRequest) -> HttpResponse:
     common.peek_image(data)  # a clear error for a file that is not an image, before anything
     background = read_background(params, files)
     options, kind = build_options(params, background=background is not None)
+    roi = _text(params, "roi")
     cutout = common.run_cutout(
-        request, DIALECT, data=data, options=options, input_name=name, background=background
+        request,
+        DIALECT,
+        data=data,
+        options=options,
+        input_name=name,
+        background=background,
+        roi=None if roi in DEFAULT_ROI else roi,
     )
     box = cutout.metadata.get("bbox") or {}
     fg = {

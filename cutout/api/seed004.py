@@ -64,7 +64,7 @@ DETAILS = {
     "missing_image": "Send the image as multipart/form-data in the 'image' field.",
     "image_too_large": "Images up to 20 MB are accepted.",
     "internal_server_error": "Retry later; quote the request_id if it persists.",
-    "service_unavailable": "Retry after Retry-After seconds; nothing was charged.",
+    "service_unavailable": "Try again after the number of seconds in the Retry-After header; nothing was charged.",
 }
 
 

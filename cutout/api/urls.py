@@ -14,6 +14,9 @@ from cutout.api.openapi import views as openapi
 native_patterns: list[URLPattern] = [
     re_path(r"^cutouts/?$", native.cutouts, name="api_cutouts"),
     re_path(r"^cutouts/(?P<cutout_id>[^/]+)/?$", native.cutout_detail, name="api_cutout"),
+    re_path(
+        r"^cutouts/(?P<cutout_id>[^/]+)/refine/?$", native.cutout_refine, name="api_cutout_refine"
+    ),
     re_path(r"^jobs/(?P<job_id>[^/]+)/?$", native.job_detail, name="api_job"),
     re_path(r"^account/?$", native.account, name="api_account"),
     re_path(r"^models/?$", native.models, name="api_models"),

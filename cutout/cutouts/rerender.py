@@ -18,14 +18,8 @@ from django.utils import timezone
 from cutout import engine
 from cutout.cutouts import selectors
 from cutout.cutouts.engine_settings import engine_limits
-from cutout.cutouts.services import (
-    credits_for,
-    cutout_fail_with,
-    dedup_key_for,
-    result_metadata,
-    save_file,
-    with_background,
-)
+from cutout.cutouts.records import credits_for, with_background
+from cutout.cutouts.services import cutout_fail_with, dedup_key_for, result_metadata, save_file
 from cutout.models import Cutout
 
 if TYPE_CHECKING:
@@ -41,6 +35,12 @@ def cutout_root(cutout: Cutout) -> Cutout:
     return parent if parent is not None and parent.matte else cutout
 
 
+def _with_hints(options: dict[str, Any], source: Cutout) -> dict[str, Any]:
+    """What a version's dedup key covers: its options and, for a refined source, its hints (a
+    re-render of a refined matte is not one of the automatic matte)."""
+    return {**options, "hints": source.hints} if source.hints else options
+
+
 def cutout_version(
     *,
     source: Cutout,
@@ -53,7 +53,7 @@ def cutout_version(
     options = with_background(options, background)
     wanted = engine.options_as_dict(options)
     wanted["pipeline"] = source.options.get("pipeline", source.pipeline)
-    key = dedup_key_for(source.input_sha256, wanted)
+    key = dedup_key_for(source.input_sha256, _with_hints(wanted, source))
     existing = (
         selectors.cutouts_for_workspace(source.workspace)
         .filter(dedup_key=key, status=Cutout.Status.SUCCEEDED)
@@ -105,7 +105,7 @@ def cutout_rerender(
         input_name=cutout.input_name,
         input_sha256=cutout.input_sha256,
         input_bytes=cutout.input_bytes,
-        dedup_key=dedup_key_for(cutout.input_sha256, opts),
+        dedup_key=dedup_key_for(cutout.input_sha256, _with_hints(opts, cutout)),
         status=Cutout.Status.PROCESSING,
         width=cutout.width,
         height=cutout.height,

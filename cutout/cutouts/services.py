@@ -21,17 +21,14 @@ failed and re-raises: the caller maps the error to its dialect, and nothing was 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -44,6 +41,15 @@ from billing.services import (
 )
 from cutout import engine, metrics
 from cutout.cutouts.engine_settings import engine_limits
+from cutout.cutouts.records import (
+    credits_for,
+    dedup_key_for,
+    result_metadata,
+    save_file,
+    stored_names,
+    with_background,
+)
+from cutout.cutouts.refine import cutout_refine
 from cutout.errors import CutoutError
 from cutout.files import storage
 from cutout.models import Cutout, Source
@@ -88,52 +94,21 @@ class IdempotencyKeyReused(CutoutError):
 # Helpers
 
 
-def credits_for(options: engine.Options) -> int:
-    """What one cutout in ``options`` costs: 0 for a preview (an output of at most 0.25 MP
-    whatever the input; remove.bg and Photoroom charge a quarter credit for theirs, which an
-    integer ledger cannot hold) or a watermarked test result, 1 for everything else."""
-    return 0 if options.is_preview or options.watermark else 1
+def keeps_original(workspace: Workspace) -> bool:
+    """Whether a new cutout's original is kept: for good (``keep_originals``) or for the
+    workspace's editing window (``edit_window_hours`` > 0), so that it can be refined."""
+    return bool(workspace.keep_originals or (workspace.edit_window_hours or 0) > 0)
 
 
-def with_background(options: engine.Options, background: bytes | None) -> engine.Options:
-    """``options`` naming ``background`` by its sha256 (so requests on other pictures differ)."""
-    if background is None:
-        if options.bg_image is not None:
-            raise engine.InvalidOption(
-                "bg_image names a background picture, but none was sent", field="bg_image"
-            )
-        return options
-    digest = hashlib.sha256(background).hexdigest()
-    return dataclasses.replace(options, bg_image=f"sha256:{digest}")
-
-
-def dedup_key_for(input_sha256: str, options: dict[str, Any]) -> str:
-    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{input_sha256}:{canonical}".encode()).hexdigest()
-
-
-def result_metadata(result: Any, matte: Any) -> dict[str, Any]:
-    """What is stored about a render: the engine's metadata, the matte's scores and models."""
-    meta = dict(getattr(result, "metadata", {}) or {})
-    meta.setdefault("confidence", getattr(matte, "confidence", None))
-    meta.setdefault("coverage", getattr(matte, "coverage", None))
-    meta["pipeline"] = getattr(matte, "pipeline", "")
-    meta["models"] = list(getattr(matte, "models", ()))
-    return json.loads(json.dumps(meta, default=_jsonable))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple | set):
-        return list(value)
-    return str(value)
-
-
-def save_file(field: Any, name: str, data: bytes) -> None:
-    field.save(name, ContentFile(data), save=False)
+def editable_until(workspace: Workspace) -> datetime | None:
+    """The end of a new cutout's editing window; None where originals are kept for good."""
+    if workspace.keep_originals:
+        return None
+    return timezone.now() + timedelta(hours=int(workspace.edit_window_hours or 0))
 
 
 def _delete_files(cutout: Cutout) -> None:
-    for field in (cutout.original, cutout.matte, cutout.result):
+    for field in (cutout.original, cutout.matte, cutout.result, cutout.prior):
         if field and field.name:
             try:
                 field.delete(save=False)
@@ -157,6 +132,7 @@ def cutout_fail(cutout: Cutout, *, code: str, message: str) -> None:
         original="",
         matte="",
         result="",
+        prior="",
         finished_at=timezone.now(),
     )
     cutout.status = Cutout.Status.FAILED
@@ -180,7 +156,9 @@ def _replay(existing: Cutout, *, input_sha256: str, options: dict[str, Any]) -> 
     A cutout still processing long after any process could be working on it was abandoned (its
     process died): it fails, freeing its key and its credit, and the caller makes it again.
     """
-    if existing.input_sha256 != input_sha256 or existing.options != options:
+    # A refine may since have rendered it in other options: the upload's own count here.
+    asked = (existing.metadata or {}).get("upload_options", existing.options)
+    if existing.input_sha256 != input_sha256 or asked != options:
         raise IdempotencyKeyReused()
     if existing.status == Cutout.Status.SUCCEEDED:
         existing.replayed = True  # type: ignore[attr-defined]
@@ -230,6 +208,15 @@ def _dedup_source(workspace: Workspace, dedup_key: str) -> Cutout | None:
     )
 
 
+def _decode(data: bytes, *, pipeline: str) -> engine.DecodedImage:
+    """The upright image, or the engine's error counted as a rejected cutout."""
+    try:
+        return engine.decode_image(data, engine_limits())
+    except engine.EngineError:
+        metrics.CUTOUTS.labels(pipeline=pipeline, outcome="rejected").inc()
+        raise
+
+
 # ---------------------------------------------------------------------------------------------
 # Services
 
@@ -247,6 +234,8 @@ def cutout_create(
     idempotency_key: str | None = None,
     job_item: JobItem | None = None,
     background: bytes | None = None,
+    hints: Any = None,
+    roi: str | None = None,
 ) -> Cutout:
     """Make (or reuse) the cutout of ``data``; see the module docstring for the steps.
 
@@ -257,6 +246,8 @@ def cutout_create(
     / ``MonthlyCapExceeded`` when it may not be charged, :class:`CutoutInProgress` /
     :class:`IdempotencyKeyReused` for a key in use; never with a credit spent.
     A replayed idempotent result has ``replayed = True`` set on the returned instance.
+    ``hints`` (a box at upload time, say) or remove.bg's ``roi`` refine the new cutout at once
+    (free, as any refine: see :mod:`cutout.cutouts.refine`); they are checked before any charge.
     """
     if job_item is not None and idempotency_key is None:
         idempotency_key = f"job-item:{job_item.pk}"
@@ -267,7 +258,21 @@ def cutout_create(
     if replay is not None:
         return replay
 
-    dedup_key = dedup_key_for(input_sha, opts)
+    decoded = None
+    upload_hints: tuple[engine.Hint, ...] = ()
+    if hints or roi:
+        decoded = _decode(data, pipeline=opts.get("pipeline", ""))
+        upload_hints = _upload_hints(decoded, hints, roi)
+        if background is not None:
+            raise engine.InvalidOption(
+                "roi and hints cannot be combined with a background picture yet: send the "
+                "picture to the refined cutout's version instead.",
+                field="roi" if roi else "hints",
+            )
+    dedup_key = dedup_key_for(
+        input_sha,
+        {**opts, "hints": engine.hints_as_json(upload_hints)} if upload_hints else opts,
+    )
     # The record's fields whichever way it is made (processed, or copied from a dedup source).
     common: dict[str, Any] = {
         "workspace": workspace,
@@ -283,17 +288,13 @@ def cutout_create(
         "dedup_key": dedup_key,
         "idempotency_key": idempotency_key,
     }
-    previous = _dedup_source(workspace, dedup_key)
+    previous = None if upload_hints else _dedup_source(workspace, dedup_key)
     stored = _dedup_files(previous) if previous is not None else None
     if previous is not None and stored is not None:
         return _dedup_copy(previous, stored, data=data, common=common)
 
-    try:
-        decoded = engine.decode_image(data, engine_limits())
-        backdrop = engine.decode_background(background, engine_limits()) if background else None
-    except engine.EngineError:
-        metrics.CUTOUTS.labels(pipeline=common["pipeline"], outcome="rejected").inc()
-        raise
+    decoded = decoded or _decode(data, pipeline=common["pipeline"])
+    backdrop = engine.decode_background(background, engine_limits()) if background else None
     try:
         cutout, reservation = _reserve(
             common, decoded, amount=credits_for(options), job_item=job_item
@@ -302,7 +303,23 @@ def cutout_create(
         return _race_lost(common, exc)
     work = _Work(decoded=decoded, data=data, options=options, background=backdrop)
     _process(cutout, reservation, work, workspace=workspace)
+    if upload_hints:
+        cutout = cutout_refine(
+            cutout=cutout, hints=upload_hints, options=options, user=user, original=data
+        )
     return cutout
+
+
+def _upload_hints(decoded: Any, hints: Any, roi: str | None) -> tuple[engine.Hint, ...]:
+    """The hints an upload carries (``roi`` as a box first); InvalidOption when bad."""
+    parsed = list(engine.parse_hints(hints, width=decoded.width, height=decoded.height))
+    if roi:
+        box = engine.parse_roi(roi, width=decoded.width, height=decoded.height)
+        if box is not None:
+            if any(hint.box is not None for hint in parsed):
+                raise engine.InvalidOption("Send roi or a box hint, not both.", field="roi")
+            parsed.insert(0, box)
+    return tuple(parsed)
 
 
 def _record(common: dict[str, Any], *, width: int | None, height: int | None) -> Cutout:
@@ -359,9 +376,12 @@ def _process(
         save_file(cutout.matte, "matte.png", engine.stored_matte_png(decoded, matte))
         result = engine.render(decoded, matte, options, background=work.background)
         save_file(cutout.result, f"result.{result.extension}", result.data)
-        if work.data is not None and workspace.keep_originals:
+        if work.data is not None and keeps_original(workspace):
             ext = (decoded.source_format or "bin").lower().replace("jpeg", "jpg")
             save_file(cutout.original, f"original.{ext}", work.data)
+            prior = engine.prior_from_matte(decoded, matte)
+            save_file(cutout.prior, "prior.npz", engine.prior_to_bytes(prior))
+            cutout.editable_until = editable_until(workspace)
         cutout.result_content_type = result.content_type
         cutout.result_width = result.width
         cutout.result_height = result.height
@@ -425,9 +445,13 @@ def _dedup_copy(
         save_file(cutout.matte, "matte.png", stored[0])
         ext = str(previous.result.name).rsplit(".", 1)[-1]
         save_file(cutout.result, f"result.{ext}", stored[1])
-        if common["workspace"].keep_originals:
+        if keeps_original(common["workspace"]):
             ext = str(previous.original.name).rsplit(".", 1)[-1] if previous.original else "bin"
             save_file(cutout.original, f"original.{ext}", data)
+            cutout.editable_until = editable_until(common["workspace"])
+            if previous.prior:
+                with previous.prior.open("rb") as handle:
+                    save_file(cutout.prior, "prior.npz", handle.read())
         cutout.result_content_type = previous.result_content_type
         cutout.result_width = previous.result_width
         cutout.result_height = previous.result_height
@@ -458,13 +482,7 @@ def cutouts_delete(*, workspace: Workspace, cutouts: list[Cutout]) -> int:
             Q(pk__in=ids) | Q(metadata__rerender_of__in=ids)
         )
     )
-    names: list[str] = []
-    for row in rows:
-        for field in (row.original, row.matte, row.result):
-            if field and field.name:
-                names.append(str(field.name))
-        if row.thumbnail_name:
-            names.append(row.thumbnail_name)
+    names = stored_names(rows)
     with transaction.atomic():
         Cutout.objects.filter(pk__in=[r.pk for r in rows]).delete()
 

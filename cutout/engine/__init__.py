@@ -24,6 +24,7 @@ checks). Setup-time code (fetching weights, building int8 files) is :mod:`cutout
 """
 
 from .decode import ACCEPTED_FORMATS, DecodedImage, decode_background, decode_image
+from .edit import Edit, edit_cutout
 from .errors import (
     DecompressionBomb,
     EngineError,
@@ -33,10 +34,13 @@ from .errors import (
     InvalidOption,
     ModelMissing,
     NoForeground,
+    ProviderUnavailable,
     TooManyPixels,
     TruncatedImage,
     UnsupportedFormat,
 )
+from .guided import Refined, refine_with_hints
+from .hints import MAX_HINTS, MAX_STROKE_POINTS, Hint, hints_as_json, parse_hints, parse_roi
 from .limits import Limits
 from .matte import (
     Matte,
@@ -66,9 +70,11 @@ from .optionspec import (
     options_from_dict,
 )
 from .pipelines import DEFAULT_PIPELINE, PIPELINES, preload
+from .prior import Prior, prior_from_bytes, prior_from_matte, prior_to_bytes
 from .process import process
 from .registry import MODELS, check_model, default_model_dir, list_models
 from .render import Result, render
+from .runtime import check_providers
 from .sessions import configure, get_session, loaded_models, side_threads
 from .stored import decoded_from_stored_matte, stored_matte_png
 from .values import parse_color
@@ -78,6 +84,8 @@ __all__ = [
     "CHANNELS",
     "DEFAULT_PIPELINE",
     "FORMATS",
+    "MAX_HINTS",
+    "MAX_STROKE_POINTS",
     "MODELS",
     "MODES",
     "OPTION_FIELDS",
@@ -89,7 +97,9 @@ __all__ = [
     "SIZES",
     "DecodedImage",
     "DecompressionBomb",
+    "Edit",
     "EngineError",
+    "Hint",
     "ImageTooLarge",
     "ImageTooSmall",
     "InvalidImage",
@@ -100,19 +110,25 @@ __all__ = [
     "NoForeground",
     "OptionSpec",
     "Options",
+    "Prior",
+    "ProviderUnavailable",
+    "Refined",
     "Result",
     "TooManyPixels",
     "TruncatedImage",
     "UnsupportedFormat",
     "check_model",
+    "check_providers",
     "compute_matte",
     "configure",
     "decode_background",
     "decode_image",
     "decoded_from_stored_matte",
     "default_model_dir",
+    "edit_cutout",
     "foreground_found",
     "get_session",
+    "hints_as_json",
     "list_models",
     "loaded_models",
     "matte_from_png",
@@ -121,8 +137,14 @@ __all__ = [
     "options_as_dict",
     "options_from_dict",
     "parse_color",
+    "parse_hints",
+    "parse_roi",
     "preload",
+    "prior_from_bytes",
+    "prior_from_matte",
+    "prior_to_bytes",
     "process",
+    "refine_with_hints",
     "render",
     "require_foreground",
     "side_threads",

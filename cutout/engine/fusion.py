@@ -192,6 +192,7 @@ def run_best(image: DecodedImage, ctx: Context) -> np.ndarray:
                 u2net = pending.result()
         for stage, ms in side_ctx.timings.items():
             ctx.timings[f"u2net_{stage}"] = ms
+        ctx.predictions.update(side_ctx.predictions)
     else:
         isnet = predict(image, "isnet", ctx)
         u2net = predict(image, "u2net", ctx)

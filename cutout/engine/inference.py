@@ -26,6 +26,9 @@ class Context:
     model_dir: Path | None = None
     timings: dict[str, float] = field(default_factory=dict)
     confidence: float | None = None  # set by a pipeline that estimates its own error (fusion)
+    # Each model's stretched prediction, by model name, as :func:`predict` returned it: kept on
+    # the matte so guided refinement (:mod:`.prior`) never has to run the model again.
+    predictions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def model_input(image: DecodedImage, model: str) -> np.ndarray:
@@ -67,6 +70,7 @@ def predict(image: DecodedImage, model: str, ctx: Context, *, threads: int = 0) 
         out = run_model(model, tensor, ctx.model_dir, threads=threads)
     with timed(ctx.timings, "postprocess"):
         out = stretch(out)
+    ctx.predictions[model] = out
     return out
 
 

@@ -42,6 +42,9 @@ class Matte:
     pipeline: str
     models: tuple[str, ...]
     timings: dict[str, float] = field(default_factory=dict)
+    # The models' own predictions (model name -> stretched probability at its input size), when
+    # this matte was just computed: what :func:`cutout.engine.prior.prior_from_matte` keeps.
+    predictions: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def width(self) -> int:
@@ -78,7 +81,9 @@ def compute_matte(
         ctx.timings.get("refine", 0.0) + (time.perf_counter() - post_start) * 1000, 2
     )
     ctx.timings["matte"] = round((time.perf_counter() - start) * 1000, 2)
-    return Matte(alpha, confidence, spec.name, spec.models, dict(ctx.timings))
+    return Matte(
+        alpha, confidence, spec.name, spec.models, dict(ctx.timings), dict(ctx.predictions)
+    )
 
 
 def foreground_found(matte: Matte) -> bool:

@@ -3,8 +3,11 @@
 1. Retention: a workspace with ``retention_days`` set loses its cutouts and finished jobs older
    than that many days: their files first, then the rows. The credit ledger keeps its entries
    (their link to the cutout becomes empty), so billing history stays complete.
-2. Originals: where the workspace does not keep originals, any original still stored for a finished
-   cutout or job item (say, the workspace turned the option off, or a delete failed) is removed.
+2. Originals: where the workspace does not keep originals, the original of a finished cutout is
+   kept for its editing window (``Cutout.editable_until``, from the workspace's
+   ``edit_window_hours``: refining and the before/after view need it) and removed after it, with
+   the prior refining reads; any other original still stored for a finished cutout or job item
+   (say, the workspace turned the option off, or a delete failed) is removed.
 3. Orphans: objects under ``ws/`` that no row points to any more (an interrupted upload, a worker
    killed halfway, a workspace deleted) are removed once older than a grace period long enough
    that no work in progress can still be about to record them.
@@ -27,7 +30,7 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from cutout.files import storage
-from cutout.models import Cutout, Job, JobItem
+from cutout.models import Cutout, CutoutVersion, Job, JobItem
 
 logger = logging.getLogger(__name__)
 
@@ -99,17 +102,31 @@ def retention_sweep(
             ),
             report,
         )
-    _remove_originals(report)
+    _remove_originals(report, now)
     _remove_orphans(now - orphan_grace, report)
     logger.info("retention sweep: %s", report.as_dict())
     return report
 
 
+_CUTOUT_FILES = ("id", "original", "matte", "result", "prior")
+
+
+def _version_files(cutout_ids: list[Any]) -> dict[Any, list[str]]:
+    """The files of the cutouts' versions (guided refinement), by cutout id."""
+    files: dict[Any, list[str]] = {}
+    rows = CutoutVersion.objects.filter(cutout_id__in=cutout_ids)
+    for cutout_id, matte, result in rows.values_list("cutout_id", "matte", "result"):
+        files.setdefault(cutout_id, []).extend(name for name in (matte, result) if name)
+    return files
+
+
 def _expire_cutouts(queryset: Any, report: SweepReport) -> None:
-    for chunk in _chunks(queryset.values_list("id", "original", "matte", "result").iterator()):
+    for chunk in _chunks(queryset.values_list(*_CUTOUT_FILES).iterator()):
         deletable = []
+        versions = _version_files([row[0] for row in chunk])
         for cutout_id, *names in chunk:
-            if all(_delete_file(name, report) for name in names):
+            unique = list(dict.fromkeys([*names, *versions.get(cutout_id, [])]))
+            if all(_delete_file(name, report) for name in unique):
                 deletable.append(cutout_id)
         if deletable:
             Cutout.objects.filter(id__in=deletable).delete()
@@ -129,14 +146,19 @@ def _expire_jobs(queryset: Any, report: SweepReport) -> None:
             report.jobs_deleted += len(deletable)
 
 
-def _remove_originals(report: SweepReport) -> None:
+def _remove_originals(report: SweepReport, now: datetime) -> None:
+    """Originals (and the priors refining reads) of finished cutouts whose editing window is
+    over, where the workspace does not keep originals for good."""
     finished = (Cutout.Status.SUCCEEDED, Cutout.Status.FAILED)
-    cutouts = Cutout.objects.filter(workspace__keep_originals=False, status__in=finished).exclude(
-        original=""
+    window_over = Q(editable_until__isnull=True) | Q(editable_until__lte=now)
+    cutouts = (
+        Cutout.objects.filter(workspace__keep_originals=False, status__in=finished)
+        .filter(window_over)
+        .exclude(original="", prior="")
     )
-    for chunk in _chunks(cutouts.values_list("id", "original").iterator()):
-        done = [cid for cid, name in chunk if _delete_file(name, report)]
-        report.originals_deleted += Cutout.objects.filter(id__in=done).update(original="")
+    for chunk in _chunks(cutouts.values_list("id", "original", "prior").iterator()):
+        done = [cid for cid, *names in chunk if all(_delete_file(n, report) for n in names)]
+        report.originals_deleted += Cutout.objects.filter(id__in=done).update(original="", prior="")
     items = JobItem.objects.filter(
         job__workspace__keep_originals=False,
         status__in=(JobItem.Status.DONE, JobItem.Status.FAILED),
@@ -186,11 +208,11 @@ def _referenced(names: list[str]) -> tuple[set[str], set[str]]:
     cutout_ids = _uuids(cutout_matches.values())
     if cutout_ids:
         live: set[str] = set()
-        for cid, *files in Cutout.objects.filter(id__in=cutout_ids).values_list(
-            "id", "original", "matte", "result"
-        ):
+        for cid, *files in Cutout.objects.filter(id__in=cutout_ids).values_list(*_CUTOUT_FILES):
             live.add(str(cid))
             referenced.update(name for name in files if name)
+        for names in _version_files(list(cutout_ids)).values():
+            referenced.update(names)
         # Files derived from a live cutout (the library's thumb.webp) live and die with it.
         referenced.update(
             name

@@ -23,7 +23,7 @@ from billing.errors import InsufficientCredits
 from billing.selectors import balance_for
 from cutout import queue
 from cutout.cutouts.engine_settings import default_pipeline
-from cutout.cutouts.services import credits_for
+from cutout.cutouts.records import credits_for
 from cutout.engine import InvalidOption, Options, options_as_dict, options_from_dict
 from cutout.files import storage
 from cutout.jobs.intake import BatchEntry, ByteBudget, batch_open, entry_spool, max_total_bytes

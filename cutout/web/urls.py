@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from cutout.web.views import batches, cutouts, home, library, usage
+from cutout.web.views import batches, cutouts, editor, home, library, usage
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", home.home, name="home"),
@@ -16,6 +16,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="cutout_download",
     ),
     path("cutouts/<str:cutout_id>/thumb", cutouts.cutout_thumb, name="cutout_thumb"),
+    path("cutouts/<str:cutout_id>/edit.json", editor.cutout_edit_state, name="cutout_edit_state"),
+    path("cutouts/<str:cutout_id>/refine", editor.cutout_refine_json, name="cutout_refine"),
     path("cutouts/<str:cutout_id>/delete", cutouts.cutout_delete, name="cutout_delete"),
     path("batches/", batches.batches, name="batches"),
     path("batches/<str:job_id>/", batches.batch_detail, name="batch_detail"),

@@ -196,21 +196,22 @@ def test_internal_server_error_is_json_and_charges_nothing(
     assert balance(live_caller.workspace) == 10
 
 
-def test_missing_model_is_the_tables_server_error_and_charges_nothing(
+def test_missing_model_is_a_503_with_retry_after_and_charges_nothing(
     client, caller, monkeypatch, caplog
 ) -> None:
-    """The seed's table has one server error (500 internal_server_error, "retry later"); a model
-    that is not installed must come back as that, not as a status and code it does not list."""
+    """The seed's table lists one server error (500); a model that is not installed is an outage
+    of the service, not a fault of the request, so it answers as every dialect does for outages
+    (issue 17): 503 with Retry-After, in the seed's own error shape, nothing charged."""
     from cutout import engine
 
     def missing(*args, **kwargs):
         raise engine.ModelMissing("u2netp.onnx is not installed")
 
     monkeypatch.setattr(engine, "compute_matte", missing)
-    body = assert_error(
-        post(client, caller.secret, image_bytes(80, 60)), 500, "internal_server_error"
-    )
-    assert "u2netp" not in body["message"]  # no server internals for the caller
+    response = post(client, caller.secret, image_bytes(80, 60))
+    body = assert_error(response, 503, "service_unavailable")
+    assert int(response["Retry-After"]) > 0
+    assert "u2netp" not in body["message"] + body["details"]  # no server internals for the caller
     assert balance(caller.workspace) == 10
 
 

@@ -11,8 +11,9 @@ from PIL import Image
 
 from billing.models import LedgerEntry, Reservation
 from cutout import engine
+from cutout.cutouts.records import credits_for
 from cutout.cutouts.rerender import cutout_version
-from cutout.cutouts.services import credits_for, cutout_create
+from cutout.cutouts.services import cutout_create
 from cutout.models import Cutout, Source
 from tests.api.images import image_bytes, open_image
 from tests.factories import balance, make_caller

@@ -52,7 +52,10 @@ def test_success_charges_one_credit_and_stores_matte_and_result() -> None:
     entry = LedgerEntry.objects.get(kind="debit")
     assert entry.cutout_id == cutout.pk and entry.actor_api_key == caller.api_key
     assert str(cutout.result.name).startswith(f"ws/{caller.workspace.pk}/cutouts/{cutout.pk}/")
-    assert not cutout.original  # originals are not kept unless the workspace asks
+    # The original is kept for the workspace's editing window (24 h unless it says otherwise),
+    # so the cutout can be refined; the retention sweep removes it after (tests/cutouts/
+    # test_refine.py).
+    assert cutout.original.read() == JPEG and cutout.editable_until is not None
     result = open_image(cutout.result.read())
     assert result.mode == "RGBA" and result.size == (160, 120)
     # The subject (centre) is opaque and a corner transparent.

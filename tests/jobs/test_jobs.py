@@ -53,9 +53,10 @@ def test_batch_runs_every_item_and_charges_each_once(
         assert str(item.cutout.result.name).startswith(f"ws/{workspace.pk}/")
         assert item.attempts == 1
         assert item.timings["total_ms"] > 0 and "cutout_ms" in item.timings
-        # The original is deleted right after processing (the workspace keeps none).
+        # The item's input is deleted right after processing (the workspace keeps none); its
+        # cutout keeps a copy for the editing window only (refining needs it).
         assert item.input.name == ""
-        assert item.cutout.original.name == ""
+        assert item.cutout.original.name != "" and item.cutout.editable_until is not None
     assert not default_storage.exists(f"ws/{workspace.pk}/jobs/{job.id}/inputs") or not any(
         default_storage.listdir(f"ws/{workspace.pk}/jobs/{job.id}/inputs")[1]
     )

@@ -143,15 +143,14 @@ def test_new_user_journey(
     expect(page.locator("#credits-charged")).to_contain_text("1")
     expect(page.locator("#credits-available")).to_have_text("24")
     expect(page.locator("#facts")).to_contain_text("960 \u00d7 720 px")
-    # The compare slider shows the uploaded original (kept in this tab) under a keyboard slider.
-    before = page.locator("#before-image")
-    expect(before).to_be_visible()
-    assert (before.get_attribute("src") or "").startswith("data:image/jpeg")
-    slider = page.get_by_label("Before and after: move to reveal the original")
+    # The result opens in the editor (the original is kept while it is editable); its
+    # before/after slider is a keyboard range (the editor's own test: test_editor_browser.py).
+    expect(page.locator("#editor-status")).to_contain_text("Ready")
+    slider = page.get_by_label("Before / after")
     slider.focus()
     for _ in range(3):
         page.keyboard.press("ArrowRight")
-    assert page.locator("#compare").evaluate("el => el.style.getPropertyValue('--pos')") == "53%"
+    assert slider.get_attribute("aria-valuetext") == "3% original"
     shot(page, artifacts_dir, "03-result")
     watch.check_page()
 

@@ -83,7 +83,7 @@ def test_upload_one_photo_charges_one_credit_and_shows_the_result() -> None:
     page = client.get(body["url"])
     html = page.content.decode()
     assert page.status_code == 200
-    assert 'id="compare"' in html and "Credits charged" in html
+    assert 'id="editor"' in html and "Credits charged" in html  # it opens in the editor
     assert "640 \u00d7 480" in html
     # The result is served by a signed URL and is a real RGBA cutout.
     result_url = page.context["result_url"]

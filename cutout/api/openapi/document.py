@@ -15,6 +15,7 @@ from cutout.api.openapi.schemas import (
     ACCOUNT_SCHEMA,
     CUTOUT_SCHEMA,
     ERROR_SCHEMA,
+    HINT_SCHEMA,
     JOB_SCHEMA,
     MODELS_SCHEMA,
 )
@@ -62,6 +63,7 @@ def _components() -> dict[str, Any]:
             "Account": ACCOUNT_SCHEMA,
             "Models": MODELS_SCHEMA,
             "Error": ERROR_SCHEMA,
+            "Hint": HINT_SCHEMA,
         },
     }
 

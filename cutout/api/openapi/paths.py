@@ -11,7 +11,7 @@ from typing import Any
 from PIL import Image, ImageDraw
 
 from cutout import engine
-from cutout.api.openapi.schemas import CREDIT_HEADERS, RATE_HEADERS
+from cutout.api.openapi.schemas import CREDIT_HEADERS, HINTS_SCHEMA, RATE_HEADERS
 from cutout.cutouts.engine_settings import default_pipeline
 
 
@@ -34,7 +34,7 @@ ERRORS = {
     "405": _error_response("Method not allowed here (method_not_allowed)."),
     "409": _error_response(
         "conflict: the Idempotency-Key is in use by a request still running, or was used for "
-        "another image or other options."
+        "another image or other options; or (refine) the cutout cannot be refined any more."
     ),
     "413": _error_response("The request body is too large (request_too_large)."),
     "429": {
@@ -86,12 +86,18 @@ def request_body() -> dict[str, Any]:
         },
         "image_b64": {"type": "string", "description": "The image, base64-encoded."},
     }
+    hints_text = {
+        "type": "string",
+        "description": "Hints applied at once (a box around the subject, say), as a JSON list "
+        "of Hint objects; free: see POST /api/v1/cutouts/{cutout_id}/refine.",
+    }
     multipart = {
         "type": "object",
         "properties": {
             "image": {"type": "string", "format": "binary", "description": "The image file."},
             **sources,
             **options,
+            "hints": hints_text,
             "async": {"type": "boolean", "description": "Queue a job instead of waiting."},
         },
     }
@@ -100,6 +106,7 @@ def request_body() -> dict[str, Any]:
         "properties": {
             **sources,
             **options,
+            "hints": {**HINTS_SCHEMA, "description": hints_text["description"]},
             "async": {"type": "boolean"},
         },
     }
@@ -181,6 +188,56 @@ def _cutout() -> dict[str, Any]:
     }
 
 
+def _refine() -> dict[str, Any]:
+    options = engine.option_properties(default_pipeline=default_pipeline())
+    options.pop("pipeline", None)
+    return {
+        "post": {
+            "operationId": "refineCutout",
+            "summary": "Correct a cutout with hints (free)",
+            "description": "Send the COMPLETE hint list every time (it replaces the previous "
+            "one; [] goes back to the automatic cutout) and, optionally, output options (the "
+            "cutout's current ones otherwise; the pipeline never changes). Answers the cutout, "
+            "whose result.url is now the refined result at full size, and keeps every call as "
+            "a version. The result is a function of the image and the hints: the same list "
+            "gives the same bytes. Refining costs no credit (X-Credits-Charged: 0). A cutout "
+            "can be refined while its original is kept (editable: the workspace's editing "
+            "window, 24 hours by default); after it, 409.",
+            "parameters": [
+                {
+                    "name": "cutout_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["hints"],
+                            "properties": {"hints": HINTS_SCHEMA, **options},
+                        },
+                        "example": {
+                            "hints": [
+                                {"kind": "box", "box": [12, 8, 52, 60]},
+                                {"kind": "remove", "x": 20, "y": 50},
+                            ],
+                            "mode": "mask",
+                        },
+                    }
+                },
+            },
+            "responses": {
+                "200": _json("Cutout", "The cutout, now at its new version."),
+                **_errors("400", "401", "404", "409", "413", "429", "500", "503"),
+            },
+        }
+    }
+
+
 def _job() -> dict[str, Any]:
     return {
         "get": {
@@ -233,6 +290,7 @@ def paths() -> dict[str, Any]:
     return {
         "/api/v1/cutouts": _cutouts(),
         "/api/v1/cutouts/{cutout_id}": _cutout(),
+        "/api/v1/cutouts/{cutout_id}/refine": _refine(),
         "/api/v1/jobs/{job_id}": _job(),
         "/api/v1/account": _account(),
         "/api/v1/models": _models(),

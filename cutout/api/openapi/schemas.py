@@ -23,6 +23,57 @@ FAILURE: dict[str, Any] = {
 }
 
 
+_POINT = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}
+# One hint of guided refinement (engine.hints): pixels of the image as shown (EXIF applied).
+HINT_SCHEMA: dict[str, Any] = {
+    "description": "A click ({kind, x, y}: keep = this is the subject, remove = this is not), "
+    "a brush stroke ({kind, points, radius}: every pixel within radius of the polyline is "
+    "restored or erased, exactly) or a box ({kind: box, box: [x0, y0, x1, y1]}, x1 and y1 "
+    "exclusive: the subject lies inside; at most one). Pixels of the image as shown, EXIF "
+    "orientation applied; at most 100 hints and 10,000 stroke points in all.",
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["kind", "x", "y"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": ["keep", "remove"]},
+                "x": {"type": "number", "minimum": 0},
+                "y": {"type": "number", "minimum": 0},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["kind", "points", "radius"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": ["keep", "remove"]},
+                "points": {"type": "array", "items": _POINT, "minItems": 1},
+                "radius": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+            },
+        },
+        {
+            "type": "object",
+            "required": ["kind", "box"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"const": "box"},
+                "box": {
+                    "type": "array",
+                    "items": {"type": "number", "minimum": 0},
+                    "minItems": 4,
+                    "maxItems": 4,
+                },
+            },
+        },
+    ],
+}
+HINTS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "maxItems": 100,
+    "items": {"$ref": "#/components/schemas/Hint"},
+}
+
 CUTOUT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": [
@@ -38,6 +89,12 @@ CUTOUT_SCHEMA: dict[str, Any] = {
         "credits_charged",
         "processing_ms",
         "error",
+        "hints",
+        "refined",
+        "version",
+        "editable",
+        "editable_until",
+        "original",
     ],
     "properties": {
         "id": {"type": "string", "format": "uuid"},
@@ -89,6 +146,44 @@ CUTOUT_SCHEMA: dict[str, Any] = {
         "credits_charged": {"type": "integer", "minimum": 0},
         "processing_ms": NULLABLE_INT,
         "error": FAILURE,
+        "hints": {
+            **HINTS_SCHEMA,
+            "description": "The hint list of the current version ([]: the automatic cutout).",
+        },
+        "refined": {"type": "boolean", "description": "The result comes from hints."},
+        "version": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Number of the current version: 0 is the automatic cutout, each "
+            "refine call adds one.",
+        },
+        "editable": {
+            "type": "boolean",
+            "description": "Whether it can be refined now: its original is kept (for the "
+            "workspace's editing window, 24 hours unless the workspace says otherwise).",
+        },
+        "editable_until": {
+            **NULLABLE_STRING,
+            "format": "date-time",
+            "description": "End of the editing window (null when not editable, or when the "
+            "workspace keeps originals for good).",
+        },
+        "original": {
+            "description": "The kept original (while it is kept), for a before/after view.",
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "required": ["url", "expires_in", "width", "height"],
+                    "properties": {
+                        "url": {"type": "string", "description": "Signed URL, valid 24 hours."},
+                        "expires_in": {"type": "integer"},
+                        "width": NULLABLE_INT,
+                        "height": NULLABLE_INT,
+                    },
+                },
+            ],
+        },
     },
 }
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cutout import engine
 from cutout.cutouts import selectors
+from cutout.cutouts.refine import cutout_editable
 from cutout.cutouts.rerender import cutout_root, cutout_version
 from cutout.cutouts.services import cutouts_delete
 from cutout.cutouts.thumbnails import cutout_thumbnail
@@ -77,6 +78,7 @@ def cutout_detail(request: HttpRequest, cutout_id: str) -> HttpResponse:
         else [],
         "form": OptionsForm(initial=initial_from(options)),
         "rerender_of": root if root.pk != cutout.pk else None,
+        "editable": cutout_editable(cutout),
     }
     return render(request, "cutout/result.html", context)
 

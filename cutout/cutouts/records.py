@@ -1,0 +1,72 @@
+"""Small helpers every way of making a cutout's record shares (uploads, re-renders, refines)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+from django.core.files.base import ContentFile
+
+from cutout import engine
+from cutout.models import Cutout, CutoutVersion
+
+
+def dedup_key_for(input_sha256: str, options: dict[str, Any]) -> str:
+    canonical = json.dumps(options, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{input_sha256}:{canonical}".encode()).hexdigest()
+
+
+def result_metadata(result: Any, matte: Any) -> dict[str, Any]:
+    """What is stored about a render: the engine's metadata, the matte's scores and models."""
+    meta = dict(getattr(result, "metadata", {}) or {})
+    meta.setdefault("confidence", getattr(matte, "confidence", None))
+    meta.setdefault("coverage", getattr(matte, "coverage", None))
+    meta["pipeline"] = getattr(matte, "pipeline", "")
+    meta["models"] = list(getattr(matte, "models", ()))
+    return json.loads(json.dumps(meta, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple | set):
+        return list(value)
+    return str(value)
+
+
+def save_file(field: Any, name: str, data: bytes) -> None:
+    field.save(name, ContentFile(data), save=False)
+
+
+def stored_names(cutouts: list[Cutout]) -> list[str]:
+    """Every storage name the cutouts hold: their files, their versions' and thumbnails."""
+    names: list[str] = []
+    for cutout in cutouts:
+        for field in (cutout.original, cutout.matte, cutout.result, cutout.prior):
+            if field and field.name:
+                names.append(str(field.name))
+        if cutout.thumbnail_name:
+            names.append(cutout.thumbnail_name)
+    versions = CutoutVersion.objects.filter(cutout__in=[c.pk for c in cutouts])
+    for matte, result in versions.values_list("matte", "result"):
+        names.extend(name for name in (matte, result) if name)
+    return list(dict.fromkeys(names))
+
+
+def credits_for(options: engine.Options) -> int:
+    """What one cutout in ``options`` costs: 0 for a preview (an output of at most 0.25 MP
+    whatever the input; remove.bg and Photoroom charge a quarter credit for theirs, which an
+    integer ledger cannot hold) or a watermarked test result, 1 for everything else."""
+    return 0 if options.is_preview or options.watermark else 1
+
+
+def with_background(options: engine.Options, background: bytes | None) -> engine.Options:
+    """``options`` naming ``background`` by its sha256 (so requests on other pictures differ)."""
+    if background is None:
+        if options.bg_image is not None:
+            raise engine.InvalidOption(
+                "bg_image names a background picture, but none was sent", field="bg_image"
+            )
+        return options
+    digest = hashlib.sha256(background).hexdigest()
+    return dataclasses.replace(options, bg_image=f"sha256:{digest}")

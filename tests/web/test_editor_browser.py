@@ -1,0 +1,215 @@
+"""The guided editor on the result page, in Debian's Chromium, on a real cutout.
+
+A keep click, a remove click, an erase stroke (painted at once, before the server answers), zoom
+by key and wheel with clicks still landing on the right image pixel, undo and redo by keyboard,
+then the download: its pixels are those of the edits. Screenshots at 1366 and 390 px go to
+``tests/artifacts/editor-*.png``, and to ``docs/screenshots/`` when ``CUTOUT_UPDATE_DOCS=1``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cutout import engine
+from cutout.cutouts.services import cutout_create
+from cutout.models import Cutout, Source
+from tests.factories import signed_up
+from tests.web.conftest import photo
+from tests.web.test_browser import Watch, browser, log_in  # noqa: F401 (a fixture)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+W, H = 640, 480
+
+
+def _cutout(persona: Any) -> Cutout:
+    return cutout_create(
+        workspace=persona.workspace,
+        data=photo("plant", W, H),
+        options=engine.Options(pipeline="fast"),
+        user=persona.user,
+        source=Source.WEB,
+        input_name="succulent.jpg",
+    )
+
+
+class Stage:
+    """Screen <-> image pixels for the editor's fitted view (as editor.js fits it)."""
+
+    def __init__(self, page: Any) -> None:
+        box = page.locator("#editor-stage").bounding_box()
+        inner = page.locator("#editor-stage").evaluate("el => [el.clientWidth, el.clientHeight]")
+        self.left, self.top = box["x"] + 1, box["y"] + 1  # inside its 1 px border
+        self.w, self.h = inner
+        self.s = min(self.w / W, self.h / H)
+        self.ox, self.oy = (self.w - W * self.s) / 2, (self.h - H * self.s) / 2
+
+    def screen(self, x: float, y: float) -> tuple[float, float]:
+        return self.left + self.ox + x * self.s, self.top + self.oy + y * self.s
+
+    def canvas_alpha(self, page: Any, x: float, y: float) -> int:
+        """The alpha drawn on the editor's canvas over image pixel (x, y)."""
+        sx, sy = self.ox + x * self.s, self.oy + y * self.s
+        return int(
+            page.evaluate(
+                """([x, y]) => { const c = document.getElementById('editor-canvas');
+                const r = c.width / c.clientWidth;
+                return c.getContext('2d').getImageData(Math.round(x * r), Math.round(y * r), 1, 1)
+                  .data[3]; }""",
+                [sx, sy],
+            )
+        )
+
+
+def _alpha(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA").getchannel("A"))
+
+
+def _download(page: Any) -> bytes:
+    with page.expect_download() as info:
+        page.locator("#download-main").click()
+    return Path(info.value.path()).read_bytes()
+
+
+def test_the_editor_refines_paints_zooms_undoes_and_downloads(
+    live_server: Any,
+    browser: Any,  # noqa: F811 (the fixture imported above)
+    artifacts_dir: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    persona = signed_up(credits=20)
+    cutout = _cutout(persona)
+    auto = _alpha(cutout.result.open("rb").read())
+    base = live_server.url
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    watch = Watch(page, base)
+    sent: list[list[dict[str, Any]]] = []
+    held: list[Any] = []  # refine requests held back while the test looks at the canvas
+    hold = False
+
+    def refine(route: Any) -> None:
+        sent.append(json.loads(route.request.post_data)["hints"])
+        if hold:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/app/cutouts/[^/]+/refine$"), refine)
+    log_in(page, base, persona.user.email, persona.password)
+    page.goto(f"{base}/app/cutouts/{cutout.pk}/")
+    status = page.locator("#editor-status")
+    expect(status).to_contain_text("Ready")
+    expect(page.locator("#editor-canvas")).to_be_visible()
+    before = _download(page)
+    assert np.array_equal(_alpha(before), auto)
+    stage = Stage(page)
+
+    def updated(version: int) -> None:
+        expect(status).to_have_text("Updated")
+        expect(page.locator("#editor-version")).to_contain_text(f"Version {version}")
+
+    # A keep click on the pot and a remove click on the wall: each sends the whole list.
+    page.get_by_role("button", name="Keep").click()
+    page.mouse.click(*stage.screen(320.5, 330.5))
+    updated(1)
+    assert sent[-1] == [{"kind": "keep", "x": 320, "y": 330}]
+    page.keyboard.press("x")
+    expect(page.get_by_role("button", name="Remove")).to_have_attribute("aria-pressed", "true")
+    page.mouse.click(*stage.screen(40.5, 40.5))
+    updated(2)
+    assert sent[-1][1] == {"kind": "remove", "x": 40, "y": 40} and len(sent[-1]) == 2
+
+    # An erase stroke across the pot: painted on the canvas while the server has not answered.
+    page.get_by_role("button", name="Erase").click()
+    page.get_by_label("Brush", exact=True).fill("40")
+    assert stage.canvas_alpha(page, 320, 300) == 255
+    hold = True
+    page.mouse.move(*stage.screen(260, 300))
+    page.mouse.down()
+    for x in range(270, 390, 10):
+        page.mouse.move(*stage.screen(x, 300))
+    page.mouse.up()
+    expect(status).to_have_text("Refining…")
+    assert stage.canvas_alpha(page, 320, 300) == 0  # drawn locally, before any answer
+    stroke = sent[-1][2]
+    assert stroke["kind"] == "remove" and stroke["points"][0] == pytest.approx([260, 300], abs=1)
+    assert stroke["radius"] == pytest.approx(20 / stage.s, abs=0.5)
+    hold = False
+    held.pop().continue_()
+    updated(3)
+
+    # Zoom with "+" and the wheel: a click at the stage's centre still lands on the same pixel.
+    zoom = page.locator("#zoom-value")
+    fitted = zoom.inner_text()
+    page.locator("#editor-stage").focus()
+    page.keyboard.press("+")
+    cx, cy = stage.screen(W / 2, H / 2)
+    page.mouse.move(cx, cy)
+    page.mouse.wheel(0, -240)
+    assert int(zoom.inner_text().rstrip("%")) > int(fitted.rstrip("%")) * 1.4
+    page.keyboard.press("k")
+    page.mouse.click(cx, cy)
+    updated(4)
+    click = sent[-1][3]
+    assert click["kind"] == "keep" and abs(click["x"] - W / 2) <= 1 and abs(click["y"] - H / 2) <= 1
+    shot = artifacts_dir / "editor-1366-zoomed.png"
+    page.screenshot(path=str(shot))
+
+    # Undo the last click with Ctrl+Z (the list without it is sent), redo, undo again; 0 fits.
+    page.keyboard.press("Control+z")
+    expect(status).to_have_text("Updated")
+    assert sent[-1] == sent[-2][:3]
+    page.keyboard.press("Control+Shift+z")
+    expect(status).to_have_text("Updated")
+    assert sent[-1] == sent[-3]
+    page.keyboard.press("Control+z")
+    expect(status).to_have_text("Updated")
+    page.keyboard.press("0")
+    expect(zoom).to_have_text(fitted)
+    page.locator("#editor-compare").fill("50")
+    page.locator("#editor-compare").blur()
+    page.screenshot(path=str(artifacts_dir / "editor-1366.png"))
+
+    # The download is the edited cutout: the erased stroke is transparent, the rest differs too.
+    after = _alpha(_download(page))
+    assert after.shape == auto.shape and not np.array_equal(after, auto)
+    assert after[290:311, 270:381].max() == 0 and auto[290:311, 270:381].min() == 255
+    cutout.refresh_from_db()
+    assert cutout.refined and cutout.hints == sent[-1] and len(cutout.hints) == 3
+    assert cutout.credits_charged == 1  # edits are free
+    watch.check_page()
+
+    # On a phone: the same editor, laid out in 390 px without sideways scrolling.
+    # A tap with the Remove tool refines too (pointer events from touch).
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True
+    )
+    mobile = phone.new_page()
+    log_in(mobile, base, persona.user.email, persona.password)
+    mobile.goto(f"{base}/app/cutouts/{cutout.pk}/")
+    expect(mobile.locator("#editor-status")).to_contain_text("Ready")
+    assert mobile.evaluate("document.documentElement.scrollWidth") <= 390
+    mobile.get_by_role("button", name="Remove").tap()
+    small = Stage(mobile)
+    mobile.touchscreen.tap(*small.screen(600.5, 60.5))
+    expect(mobile.locator("#editor-status")).to_have_text("Updated")
+    cutout.refresh_from_db()
+    assert cutout.hints[-1] == {"kind": "remove", "x": 600, "y": 60}
+    mobile.screenshot(path=str(artifacts_dir / "editor-390.png"))
+    if os.environ.get("CUTOUT_UPDATE_DOCS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        for name in ("editor-1366.png", "editor-390.png"):
+            shutil.copy(artifacts_dir / name, DOCS / name)
