@@ -33,7 +33,7 @@ from accounts.models import ApiKey
 from billing.selectors import balance_for
 from cutout import engine
 from cutout.api import ratelimit
-from cutout.api.auth import authenticate
+from cutout.api.auth import authenticate, presented_key
 from cutout.api.errors import ApiError, from_exception
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.services import cutout_create
@@ -118,7 +118,9 @@ def api_view(
                         request, dialect.auth_headers, anonymous_setting=dialect.anonymous_setting
                     )
                     request.api_key = api_key  # type: ignore[attr-defined]
-                    limit = ratelimit.hit(api_key.prefix)
+                    limit = _anonymous_limit(request, dialect, api_key)
+                    if limit is None:
+                        limit = ratelimit.hit(api_key.prefix)
                     if limit is not None and not limit.allowed:
                         raise ApiError(
                             "rate_limited",
@@ -137,6 +139,27 @@ def api_view(
         return cast(View, csrf_exempt(wrapper))
 
     return decorate
+
+
+def _anonymous_limit(
+    request: HttpRequest, dialect: Dialect, api_key: ApiKey
+) -> ratelimit.RateLimit | None:
+    """For a key-less call served by the dialect's anonymous key: its own rate limit
+    (``<setting>_RATE_LIMIT`` per window) and monthly cap (``<setting>_MONTHLY_CAP`` requests),
+    apart from the key's, so key-less callers cannot use up what the key's owner allowed itself.
+    None for every other call."""
+    setting = dialect.anonymous_setting
+    if not setting or presented_key(request, dialect.auth_headers):
+        return None
+    base = setting.removesuffix("_KEY")
+    cap = int(getattr(settings, f"{base}_MONTHLY_CAP", 0) or 0)
+    if cap > 0 and not ratelimit.monthly_hit(f"anonymous:{api_key.prefix}", cap):
+        raise ApiError(
+            "monthly_cap_exceeded",
+            f"Calls without an API key reached this month's cap ({cap}); send an API key.",
+        )
+    rate = int(getattr(settings, f"{base}_RATE_LIMIT", 0) or 0)
+    return ratelimit.hit(f"anonymous:{api_key.prefix}", limit=rate) if rate > 0 else None
 
 
 def error_response(dialect: Dialect, request: HttpRequest, exc: BaseException) -> HttpResponse:
