@@ -120,6 +120,8 @@ def test_backgrounds_are_free_versions_of_the_stored_matte() -> None:
 
 def test_a_blurred_background_version_needs_the_original() -> None:
     caller = make_caller(credits=2)
+    caller.workspace.edit_window_hours = 0  # originals kept neither for good nor for editing
+    caller.workspace.save()
     source = create(caller)
     with pytest.raises(engine.InvalidOption) as caught:
         cutout_version(source=source, options=opts(bg_blur="2%"))
