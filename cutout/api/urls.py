@@ -69,3 +69,11 @@ clipdrop_patterns: list[URLPattern] = [
     re_path(r"^v1/?$", clipdrop.remove_background, name="clipdrop_remove_background"),
     re_path(r"^(?P<rest>.*)$", not_found_view(clipdrop.DIALECT)),
 ]
+
+# /img-bg-removal/v1/: API4AI's own host path (its examples call api4ai.cloud/img-bg-removal/v1/...)
+api4ai_patterns: list[URLPattern] = [
+    re_path(r"^version/?$", api4ai.version),
+    re_path(r"^modes/?$", api4ai.modes),
+    re_path(r"^results/?$", api4ai.results),
+    re_path(r"^(?P<rest>.*)$", not_found_view(api4ai.DIALECT)),
+]

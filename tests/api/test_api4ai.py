@@ -214,3 +214,18 @@ def test_key_less_calls_have_their_own_limits(client, caller, settings) -> None:
     capped = call()
     assert capped.status_code == 402 and "cap" in capped.json()["detail"]
     assert call(HTTP_X_RAPIDAPI_KEY=caller.secret).status_code == 200
+
+
+def test_api4ai_own_host_path(client, caller) -> None:
+    """API4AI's own examples call https://api4ai.cloud/img-bg-removal/v1/results."""
+    upload = SimpleUploadedFile("a.jpg", image_bytes(120, 90))
+    r = client.post(
+        "/img-bg-removal/v1/results?mode=fg-mask",
+        {"image": upload},
+        HTTP_X_RAPIDAPI_KEY=caller.secret,
+    )
+    assert r.status_code == 200
+    assert r.json()["results"][0]["entities"][0]["name"] == "general-fg-mask"
+    assert client.get("/img-bg-removal/v1/version").status_code == 200
+    missing = client.get("/img-bg-removal/v1/nothing")
+    assert missing.status_code == 404 and "detail" in missing.json()
