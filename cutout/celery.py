@@ -14,7 +14,7 @@ from celery.signals import (
     worker_process_init,
 )
 
-from cutout.logging import new_request_id, request_id_var
+from cutout.requestid import new_request_id, request_id_var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cutout.settings")
 

@@ -100,6 +100,13 @@ ERRORS: dict[str, Meaning] = {
         "file_too_big",
     ),
     "image_too_small": Meaning("image_too_small", 400, "Image too small"),
+    "unknown_foreground": Meaning(
+        "unknown_foreground",
+        422,
+        "No subject found",
+        "{message} Try a photo with a clear subject (a person, a product, an animal). "
+        "Nothing was charged.",
+    ),
     "invalid_option": Meaning("invalid_parameter", 400, "Invalid option"),
     "model_missing": Meaning(
         "unavailable",

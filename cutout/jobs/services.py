@@ -23,7 +23,8 @@ from billing.errors import InsufficientCredits
 from billing.selectors import balance_for
 from cutout import queue
 from cutout.cutouts.engine_settings import default_pipeline
-from cutout.engine import Options, options_as_dict, options_from_dict
+from cutout.cutouts.records import credits_for
+from cutout.engine import InvalidOption, Options, options_as_dict, options_from_dict
 from cutout.files import storage
 from cutout.jobs.intake import BatchEntry, ByteBudget, batch_open, entry_spool, max_total_bytes
 from cutout.jobs.results import job_results_zip_write
@@ -80,9 +81,18 @@ def job_create(
         if found is not None:
             return found
     opts = job_options(options)
+    if opts.bg_image is not None:
+        raise InvalidOption(
+            "A batch cannot take a background picture; use bg_color or bg_blur", field="bg_image"
+        )
     with batch_open(files=files, zip_file=zip_file) as batch:
         # Before a single entry is inflated or stored: the credits the batch needs.
-        covered = _check_credits(workspace, batch.payable, partial=partial)
+        # A batch of free results (previews) needs no credit: every item is covered.
+        covered = (
+            _check_credits(workspace, batch.payable, partial=partial)
+            if credits_for(opts)
+            else batch.payable
+        )
         job = Job(
             workspace=workspace,
             created_by=user,

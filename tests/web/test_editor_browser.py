@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,15 +44,16 @@ def _cutout(persona: Any) -> Cutout:
 
 
 class Stage:
-    """Screen <-> image pixels for the editor's fitted view (as editor.js fits it)."""
+    """Screen <-> image pixels for the editor's fitted view (as editor.js fits it) of an image of
+    ``width`` x ``height``."""
 
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, width: int = W, height: int = H) -> None:
         box = page.locator("#editor-stage").bounding_box()
         inner = page.locator("#editor-stage").evaluate("el => [el.clientWidth, el.clientHeight]")
         self.left, self.top = box["x"] + 1, box["y"] + 1  # inside its 1 px border
         self.w, self.h = inner
-        self.s = min(self.w / W, self.h / H)
-        self.ox, self.oy = (self.w - W * self.s) / 2, (self.h - H * self.s) / 2
+        self.s = min(self.w / width, self.h / height)
+        self.ox, self.oy = (self.w - width * self.s) / 2, (self.h - height * self.s) / 2
 
     def screen(self, x: float, y: float) -> tuple[float, float]:
         return self.left + self.ox + x * self.s, self.top + self.oy + y * self.s
@@ -70,6 +70,33 @@ class Stage:
                 [sx, sy],
             )
         )
+
+
+def save_for_docs(src: Path, name: str) -> None:
+    """A copy in docs/screenshots/, reduced to 256 colours as the others there."""
+    DOCS.mkdir(parents=True, exist_ok=True)
+    Image.open(src).convert("RGB").quantize(256).save(DOCS / name, optimize=True)
+
+
+def _pinch(page: Any, cx: float, cy: float, start: float, end: float) -> None:
+    """Two fingers moving apart from ``start`` to ``end`` px around (cx, cy), through CDP."""
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, gap: float) -> None:
+        points = (
+            []
+            if kind == "touchEnd"
+            else [
+                {"x": cx - gap / 2, "y": cy, "id": 0},
+                {"x": cx + gap / 2, "y": cy, "id": 1},
+            ]
+        )
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", start)
+    for step in range(1, 9):
+        touch("touchMove", start + (end - start) * step / 8)
+    touch("touchEnd", end)
 
 
 def _alpha(data: bytes) -> np.ndarray:
@@ -209,7 +236,131 @@ def test_the_editor_refines_paints_zooms_undoes_and_downloads(
     cutout.refresh_from_db()
     assert cutout.hints[-1] == {"kind": "remove", "x": 600, "y": 60}
     mobile.screenshot(path=str(artifacts_dir / "editor-390.png"))
+    # Two fingers pinch: the view zooms, and no hint is made.
+    sent_before = len(sent)
+    small_zoom = int(mobile.locator("#zoom-value").inner_text().rstrip("%"))
+    _pinch(mobile, small.left + small.w / 2, small.top + small.h / 2, 60, 180)
+    zoomed = int(mobile.locator("#zoom-value").inner_text().rstrip("%"))
+    assert zoomed > small_zoom * 2, (small_zoom, zoomed)
+    mobile.wait_for_timeout(300)
+    assert len(sent) == sent_before
     if os.environ.get("CUTOUT_UPDATE_DOCS") == "1":
-        DOCS.mkdir(parents=True, exist_ok=True)
         for name in ("editor-1366.png", "editor-390.png"):
-            shutil.copy(artifacts_dir / name, DOCS / name)
+            save_for_docs(artifacts_dir / name, name)
+
+
+def _rotated_jpeg() -> bytes:
+    """320x240 stored pixels (left half red, right half blue) with EXIF orientation 6: upright it
+    is 240x320, red on top, blue below."""
+    stored = Image.new("RGB", (320, 240), (220, 30, 30))
+    stored.paste((30, 60, 220), (160, 0, 320, 240))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    stored.save(out, "JPEG", quality=95, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_an_exif_rotated_photo_is_edited_upright_and_by_keyboard(
+    live_server: Any,
+    browser: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    persona = signed_up(credits=3)
+    cutout = cutout_create(
+        workspace=persona.workspace,
+        data=_rotated_jpeg(),
+        options=engine.Options(pipeline="fast"),
+        user=persona.user,
+        source=Source.WEB,
+    )
+    assert (cutout.width, cutout.height) == (240, 320)
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    log_in(page, live_server.url, persona.user.email, persona.password)
+    page.goto(f"{live_server.url}/app/cutouts/{cutout.pk}/")
+    expect(page.locator("#editor-status")).to_contain_text("Ready")
+    page.locator("#editor-compare").fill("100")  # the original everywhere
+
+    def colour(x: float, y: float) -> list[int]:
+        box = page.locator("#editor-stage").evaluate("el => [el.clientWidth, el.clientHeight]")
+        s = min(box[0] / 240, box[1] / 320)
+        ox, oy = (box[0] - 240 * s) / 2, (box[1] - 320 * s) / 2
+        return list(
+            page.evaluate(
+                """([x, y]) => { const c = document.getElementById('editor-canvas');
+                const r = c.width / c.clientWidth;
+                return Array.from(c.getContext('2d')
+                  .getImageData(Math.round(x * r), Math.round(y * r), 1, 1).data.slice(0, 3)); }""",
+                [ox + x * s, oy + y * s],
+            )
+        )
+
+    top, bottom = colour(120, 60), colour(120, 260)
+    assert top[0] > 150 and top[2] < 100, top  # red on top: drawn upright
+    assert bottom[2] > 150 and bottom[0] < 100, bottom
+
+    # Keyboard only: focus the image, zoom, move it under the crosshair, Enter clicks there.
+    page.locator("#editor-stage").focus()
+    page.keyboard.press("x")
+    page.keyboard.press("+")
+    page.keyboard.press("ArrowDown")  # the image moves up: the crosshair lands lower on it
+    page.keyboard.press("Enter")
+    expect(page.locator("#editor-status")).to_have_text("Updated")
+    cutout.refresh_from_db()
+    (hint,) = cutout.hints
+    assert hint["kind"] == "remove" and abs(hint["x"] - 120) <= 1 and hint["y"] > 175
+
+    # Reset goes back to the automatic cutout; the preview background switches.
+    page.get_by_role("button", name="Reset").click()
+    expect(page.locator("#editor-status")).to_have_text("Updated")
+    cutout.refresh_from_db()
+    assert cutout.hints == [] and not cutout.refined
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()
+    page.get_by_role("button", name="Dark").click()
+    expect(page.get_by_role("button", name="Dark")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#editor-stage")).to_have_class(re.compile(r"\bbg-dark\b"))
+
+
+def test_a_busy_server_is_asked_again_and_a_refused_edit_is_taken_back(
+    live_server: Any, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    persona = signed_up(credits=3)
+    cutout = _cutout(persona)
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    sent: list[list[dict[str, Any]]] = []
+    answers = ["busy", "real", "refused", "real"]  # what the next refine requests meet
+
+    def refine(route: Any) -> None:
+        sent.append(json.loads(route.request.post_data)["hints"])
+        answer = answers.pop(0)
+        if answer == "busy":  # a 503 with Retry-After, as cutout/errors.py answers an outage
+            error = {"code": "unavailable", "message": "Try again later."}
+            route.fulfill(status=503, headers={"Retry-After": "1"}, json={"error": error})
+        elif answer == "refused":
+            error = {"code": "invalid_parameter", "field": "hints", "message": "hints[1]: no."}
+            route.fulfill(status=400, json={"error": error})
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/app/cutouts/[^/]+/refine$"), refine)
+    log_in(page, live_server.url, persona.user.email, persona.password)
+    page.goto(f"{live_server.url}/app/cutouts/{cutout.pk}/")
+    status = page.locator("#editor-status")
+    expect(status).to_contain_text("Ready")
+    stage = Stage(page)
+    page.mouse.click(*stage.screen(320.5, 330.5))
+    expect(status).to_contain_text("trying again in 1 s")
+    expect(status).to_have_text("Updated")  # the same list, sent again by itself
+    assert sent == [[{"kind": "keep", "x": 320, "y": 330}]] * 2
+
+    page.keyboard.press("x")
+    page.mouse.click(*stage.screen(40.5, 40.5))
+    expect(status).to_contain_text("That edit was taken back. Nothing was charged.")
+    page.mouse.click(*stage.screen(600.5, 40.5))
+    expect(status).to_have_text("Updated")
+    assert sent[-1] == [{"kind": "keep", "x": 320, "y": 330}, {"kind": "remove", "x": 600, "y": 40}]
+    cutout.refresh_from_db()
+    assert cutout.hints == sent[-1] and cutout.version == 2
