@@ -244,7 +244,7 @@ def test_new_user_journey(
     # Delete one from the library.
     page.get_by_label("Select mug.jpg").check()
     page.get_by_role("button", name="Delete selected").click()
-    expect(page.get_by_text("Deleted 1 cutout.")).to_be_visible()
+    expect(page.get_by_text("Deleted mug.jpg.")).to_be_visible()  # with an undo
     expect(page.locator("#library-grid > li")).to_have_count(3)
     watch.check_page()
 
