@@ -250,10 +250,11 @@ def test_the_editor_refines_paints_zooms_undoes_and_downloads(
 
 
 def _rotated_jpeg() -> bytes:
-    """320x240 stored pixels (left half red, right half blue) with EXIF orientation 6: upright it
-    is 240x320, red on top, blue below."""
-    stored = Image.new("RGB", (320, 240), (220, 30, 30))
-    stored.paste((30, 60, 220), (160, 0, 320, 240))
+    """The plant photo in 320x240 stored pixels, a red band down its left edge and a blue one
+    down its right, with EXIF orientation 6: upright it is 240x320, red on top, blue below."""
+    stored = Image.open(io.BytesIO(photo("plant", 320, 240))).convert("RGB")
+    stored.paste((220, 30, 30), (0, 0, 30, 240))
+    stored.paste((30, 60, 220), (290, 0, 320, 240))
     exif = Image.Exif()
     exif[0x0112] = 6
     out = io.BytesIO()
@@ -296,7 +297,7 @@ def test_an_exif_rotated_photo_is_edited_upright_and_by_keyboard(
             )
         )
 
-    top, bottom = colour(120, 60), colour(120, 260)
+    top, bottom = colour(120, 12), colour(120, 308)
     assert top[0] > 150 and top[2] < 100, top  # red on top: drawn upright
     assert bottom[2] > 150 and bottom[0] < 100, bottom
 
