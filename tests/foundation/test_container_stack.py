@@ -31,8 +31,12 @@ from tests.conftest import require
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = "cutout-smoke"
-PORT, S3_PORT = 18000, 19000
+# Another project name and ports let a second stack run beside one that is kept (SMOKE_PROJECT).
+PROJECT = os.environ.get("SMOKE_PROJECT", "cutout-smoke")
+PORT, S3_PORT = (
+    int(os.environ.get("SMOKE_PORT", "18000")),
+    int(os.environ.get("SMOKE_S3_PORT", "19000")),
+)
 BASE = f"http://127.0.0.1:{PORT}"
 PHOTO = ROOT / "static" / "img" / "landing" / "before.jpg"
 BATCH = 4
