@@ -14,7 +14,7 @@ help:
 	@echo "make run    set up (venv, deps, models, db, demo account) and start site + worker"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make eval   score the default pipeline on ../shared/evalsets/dev"
-	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, refine calls)"
+	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, refine calls, API under load)"
 	@echo "make guided the guided-cutouts referee against a server of this checkout (~30-60 min)"
 	@echo "make smoke  build the container images (podman) and run the compose stack's smoke test"
 
@@ -49,8 +49,8 @@ static: deps
 
 setup: deps models migrate demo static
 
-# The site (gunicorn, settings in cutout/gunicorn_conf.py) and one Celery worker with its beat
-# scheduler; Ctrl-C stops both.
+# The site (gunicorn; its settings and start-up hook are cutout/gunicorn_conf.py) and one Celery
+# worker with its beat scheduler; Ctrl-C stops both.
 run: setup
 	@echo "Cutout is starting on http://$(HOST):$(PORT)/ (Ctrl-C stops the site and the worker)"
 	@trap 'trap - INT TERM EXIT; kill 0 2>/dev/null' INT TERM EXIT; \
@@ -90,6 +90,7 @@ bench: dev-deps models
 	$(PY) -m cutout.tools.worker_bench
 	$(PY) -m cutout.tools.bench_refine
 	$(PY) -m cutout.tools.harden_bench
+	$(PY) -m cutout.tools.load_bench
 
 # ../shared/evalsets/guided.py against a server started here (a key with the credits it needs).
 guided: deps models migrate

@@ -77,6 +77,21 @@ def _preload_models() -> None:
     log.info("worker process %s preloaded models: %s", os.getpid(), ", ".join(loaded))
 
 
+def _require_providers() -> None:
+    """A worker asked to run on a GPU (``CUTOUT_ORT_PROVIDERS``) that this onnxruntime build
+    cannot use does not start: SystemExit gets past Celery's signal dispatch, which logs and
+    swallows ordinary exceptions."""
+    import logging
+
+    from cutout import engine
+
+    try:
+        engine.check_providers()
+    except engine.ProviderUnavailable as exc:
+        logging.getLogger("cutout.worker").critical("%s", exc.message)
+        raise SystemExit(f"cutout worker not started: {exc.message}") from None
+
+
 @worker_process_init.connect
 def _on_worker_process_init(**_: object) -> None:
     # Prefork: runs in each child process after the fork (onnxruntime sessions do not survive one).
@@ -85,6 +100,7 @@ def _on_worker_process_init(**_: object) -> None:
 
 @worker_init.connect
 def _on_worker_init(sender: object = None, **_: object) -> None:
+    _require_providers()
     # Solo and thread pools run tasks in the main process, which gets no worker_process_init.
     pool = str(getattr(sender, "pool_cls", "") or "")
     if "solo" in pool or "thread" in pool:

@@ -109,12 +109,11 @@ def _serve(args: argparse.Namespace, extra: list[str]) -> int:
     if args.wait_for_migrations:
         _wait_for_migrations(args.wait_for_migrations)
     _metrics_dir("web")
-    # The settings `make run` uses (cutout/gunicorn_conf.py: the worker that reads each request
-    # whole, its time and size limits), less gunicorn's access log: Cutout's own request line
-    # (cutout.request) has the request id and redacts query strings; gunicorn's would log tokens
-    # in URLs as they came.
+    # No gunicorn access log: Cutout's own request line (cutout.request) has the request id and
+    # redacts query strings; gunicorn's would log tokens in URLs as they came.
+    # cutout.gunicorn_conf: models loaded as each worker starts, onnxruntime threads split over them.
     program = [sys.executable, "-m", "gunicorn", "-c", "python:cutout.gunicorn_conf"]
-    program += ["cutout.wsgi", "--bind", args.bind, "--access-logfile", os.devnull]
+    program += ["cutout.wsgi", "--bind", args.bind]
     program += ["--workers", str(args.workers), "--threads", str(args.threads)]
     program += ["--timeout", str(args.timeout), "--forwarded-allow-ips", args.forwarded_allow_ips]
     return _exec(program + extra)

@@ -82,6 +82,10 @@ try:
     CUTOUT_WORKER_PRELOAD = env.choices(
         "CUTOUT_WORKER_PRELOAD", (*config.PIPELINE_NAMES, "none"), [CUTOUT_DEFAULT_PIPELINE]
     )
+    # What each gunicorn worker loads when it starts (cutout/gunicorn_conf.py).
+    CUTOUT_WEB_PRELOAD = env.choices(
+        "CUTOUT_WEB_PRELOAD", (*config.PIPELINE_NAMES, "none"), [CUTOUT_DEFAULT_PIPELINE]
+    )
     CUTOUT_KEY_PEPPER = env.text("CUTOUT_KEY_PEPPER") or SECRET_KEY
     # Rotation: sessions and signed links made with an older key still verify (django.core.signing).
     SECRET_KEY_FALLBACKS = env.items("SECRET_KEY_FALLBACKS", [])

@@ -33,6 +33,7 @@ from .errors import (
     InvalidImage,
     InvalidOption,
     ModelMissing,
+    ProviderUnavailable,
     TooManyPixels,
     TruncatedImage,
     UnsupportedFormat,
@@ -56,6 +57,7 @@ from .prior import Prior, prior_from_bytes, prior_from_matte, prior_to_bytes
 from .process import process
 from .registry import MODELS, check_model, default_model_dir, list_models
 from .render import Result, render
+from .runtime import check_providers
 from .sessions import configure, get_session, loaded_models, side_threads
 from .stored import decoded_from_stored_matte, stored_matte_png
 from .values import parse_color
@@ -89,12 +91,14 @@ __all__ = [
     "OptionSpec",
     "Options",
     "Prior",
+    "ProviderUnavailable",
     "Refined",
     "Result",
     "TooManyPixels",
     "TruncatedImage",
     "UnsupportedFormat",
     "check_model",
+    "check_providers",
     "compute_matte",
     "configure",
     "decode_image",

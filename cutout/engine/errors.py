@@ -74,3 +74,13 @@ class ModelMissing(EngineError):
     """A model file is absent or does not match its recorded sha256."""
 
     code = "model_missing"
+
+
+class ProviderUnavailable(ModelMissing):
+    """``CUTOUT_ORT_PROVIDERS`` asks for an execution provider (a GPU) that cannot run here.
+
+    Raised instead of running on the CPU without saying so: a service configured for a GPU and
+    silently ten times slower is worse than one that refuses to start. Means what
+    ``model_missing`` means to callers (the service cannot process images)."""
+
+    code = "provider_unavailable"

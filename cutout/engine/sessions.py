@@ -141,6 +141,7 @@ def _create_session(spec: ModelSpec, directory: Path, threads: int) -> Any:
     options.enable_cpu_mem_arena = _config.arena
     runtime.tune(options)
     session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    runtime.check_session(session, spec.name, providers)
     warm = np.zeros((1, 3, spec.input_size, spec.input_size), dtype=np.float32)
     session.run([output_name(session, spec)], {session.get_inputs()[0].name: warm})
     return session

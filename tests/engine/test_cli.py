@@ -114,3 +114,61 @@ def test_fetch_models_command_reports_present_models(model_dir, tmp_path, settin
     out = io.StringIO()
     call_command("fetch_models", "--only", "u2netp", stdout=out)
     assert "u2netp: present" in out.getvalue()
+
+
+def test_two_jobs_write_what_one_job_writes(folder, tmp_path, model_dir, settings):
+    settings.CUTOUT_MODEL_DIR = model_dir
+    outputs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        stdout = io.StringIO()
+        call_command(
+            "cutout", str(folder), "-o", str(out), "--mode", "mask", "--pipeline", "fast",
+            "--jobs", jobs, stdout=stdout, stderr=io.StringIO(),
+        )  # fmt: skip
+        assert "2 of 2 done" in stdout.getvalue()
+        assert ("2 workers" in stdout.getvalue()) == (jobs == "2")
+        outputs[jobs] = [
+            np.asarray(Image.open(out / name)) for name in ("one.png", "nested/two.png")
+        ]
+    for single, pooled in zip(outputs["1"], outputs["2"], strict=True):
+        # Same pixels whatever the thread count: at most a rounding step apart.
+        assert np.abs(single.astype(int) - pooled.astype(int)).max() <= 2
+
+
+def test_skip_existing_leaves_finished_outputs_alone(folder, tmp_path, model_dir, settings):
+    settings.CUTOUT_MODEL_DIR = model_dir
+    out = tmp_path / "out"
+    (out / "nested").mkdir(parents=True)
+    (out / "one.png").write_bytes(b"already here")
+    stdout = io.StringIO()
+    call_command(
+        "cutout", str(folder), "-o", str(out), "--pipeline", "fast", "--skip-existing",
+        "--jobs", "1", stdout=stdout, stderr=io.StringIO(),
+    )  # fmt: skip
+    assert (out / "one.png").read_bytes() == b"already here"
+    assert Image.open(out / "nested" / "two.png").mode == "RGBA"
+    assert "1 of 1 done" in stdout.getvalue() and "1 skipped" in stdout.getvalue()
+    assert not list(out.rglob("*.part"))
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_is_plain_text_on_a_terminal(folder, tmp_path, model_dir, settings):
+    from cutout.management.commands.cutout import Command
+
+    settings.CUTOUT_MODEL_DIR = model_dir
+    terminal = _Terminal()
+    # As on a real terminal: the command's own stderr, with Django's colours on.
+    command = Command(stderr=terminal, force_color=True)
+    call_command(
+        command, str(folder), "-o", str(tmp_path / "out"), "--pipeline", "fast", "--jobs", "1",
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    text = terminal.getvalue()
+    assert "\r\x1b[K[" in text and "2/2 100%" in text
+    # No colour or bold codes: Django's error style (ESC[31;1m) used to paint the bar red.
+    assert "\x1b[31" not in text and ";1m" not in text

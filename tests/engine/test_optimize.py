@@ -20,6 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
 from cutout.engine import DecodedImage, compute_matte, derived, registry, runtime, sessions
+from cutout.engine.errors import ProviderUnavailable
 from cutout.engine.inference import model_input
 from cutout.engine.setup import calibration, graph, int8
 from cutout.tools.synthetic import photo_like, subject_scene
@@ -204,13 +205,12 @@ def test_percentile_range_is_exact_and_includes_zero():
     assert calibration._percentile_range(np.abs(values) + 1.0, 99.99)[0] == 0.0
 
 
-def test_providers_from_environment(caplog):
+def test_providers_from_environment():
     cpu = "CPUExecutionProvider"
     assert runtime.providers({}, [cpu]) == [cpu]
-    with caplog.at_level(logging.WARNING, logger="cutout.engine"):
-        chosen = runtime.providers({runtime.PROVIDERS_ENV: "CUDAExecutionProvider"}, [cpu])
-    assert chosen == [cpu]
-    assert "onnxruntime-gpu" in caplog.text
+    # Asked for and not in this build: an error that says what to install, not a quiet CPU run.
+    with pytest.raises(ProviderUnavailable, match="onnxruntime-gpu"):
+        runtime.providers({runtime.PROVIDERS_ENV: "CUDAExecutionProvider"}, [cpu])
     gpu = ["CUDAExecutionProvider", cpu]
     env = {runtime.PROVIDERS_ENV: " CUDAExecutionProvider , CPUExecutionProvider"}
     assert runtime.providers(env, gpu) == gpu

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # A fresh Django process that never imports cutout.celery itself, as a web server would be.
@@ -56,3 +58,14 @@ def test_celery_dash_a_cutout_finds_the_app():
     from cutout.celery import app
 
     assert find_app("cutout") is app
+
+
+def test_a_worker_asked_for_a_missing_gpu_does_not_start(monkeypatch):
+    from cutout import celery
+    from cutout.engine import runtime
+
+    monkeypatch.setenv(runtime.PROVIDERS_ENV, "CUDAExecutionProvider")
+    # SystemExit, not an Exception: Celery's signal dispatch logs and swallows the latter, and
+    # the worker would start and then fail every task.
+    with pytest.raises(SystemExit, match=r"cutout worker not started.*onnxruntime-gpu"):
+        celery._on_worker_init(sender=None)
