@@ -253,6 +253,7 @@ def test_openapi_document_is_valid_and_docs_render(client) -> None:
     assert set(doc["paths"]) == {
         "/api/v1/cutouts",
         "/api/v1/cutouts/{cutout_id}",
+        "/api/v1/cutouts/{cutout_id}/refine",
         "/api/v1/jobs/{job_id}",
         "/api/v1/account",
         "/api/v1/models",
