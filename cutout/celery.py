@@ -47,6 +47,7 @@ app.conf.beat_schedule = {
     "reservations-expire": {"task": "cutout.tasks.reservations_expire", "schedule": 300.0},
     "jobs-requeue-stale": {"task": "cutout.tasks.jobs_requeue_stale", "schedule": 300.0},
     "cutouts-fail-stuck": {"task": "cutout.tasks.cutouts_fail_stuck", "schedule": 60.0},
+    "jobs-resume-waiting": {"task": "cutout.tasks.jobs_resume_waiting", "schedule": 60.0},
     "retention-sweep": {"task": "cutout.tasks.retention_sweep", "schedule": 3600.0},
 }
 

@@ -107,6 +107,9 @@ try:
         names=("CUTOUT_FETCH_ALLOWED_NETWORKS",),
     )
     CUTOUT_API4AI_ANONYMOUS_KEY = env.text("CUTOUT_API4AI_ANONYMOUS_KEY")
+    # Key-less API4AI calls have their own limits, apart from the key's: per rate window, per month
+    CUTOUT_API4AI_ANONYMOUS_RATE_LIMIT = env.integer("CUTOUT_API4AI_ANONYMOUS_RATE_LIMIT", 10)
+    CUTOUT_API4AI_ANONYMOUS_MONTHLY_CAP = env.integer("CUTOUT_API4AI_ANONYMOUS_MONTHLY_CAP", 100)
     CUTOUT_TRUSTED_PROXIES = env.integer("CUTOUT_TRUSTED_PROXIES", 0, maximum=10)
     CUTOUT_SOURCE_URL = env.url("CUTOUT_SOURCE_URL")
     CUTOUT_SOURCE_ARCHIVE = env.text("CUTOUT_SOURCE_ARCHIVE")
