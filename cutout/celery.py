@@ -106,3 +106,16 @@ def _on_worker_init(sender: object = None, **_: object) -> None:
     pool = str(getattr(sender, "pool_cls", "") or "")
     if "solo" in pool or "thread" in pool:
         _preload_models()
+    _serve_metrics()
+
+
+def _serve_metrics() -> object | None:
+    """``/metrics`` of this worker on ``CUTOUT_WORKER_METRICS_PORT`` (off when 0), from its main
+    process before the pool forks; the children's counts reach it through the multiprocess files."""
+    from django.conf import settings
+
+    if not settings.CUTOUT_WORKER_METRICS_PORT:
+        return None
+    from cutout import metrics
+
+    return metrics.start_worker_server(settings.CUTOUT_WORKER_METRICS_PORT)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 from prometheus_client import (
     REGISTRY,
@@ -71,9 +72,11 @@ def registry() -> CollectorRegistry:
     return REGISTRY
 
 
-def start_worker_server(port: int) -> None:
-    """A Celery worker's own ``/metrics`` (its children's counts), on ``port``."""
+def start_worker_server(port: int) -> Any:
+    """A Celery worker's own ``/metrics`` (its children's counts), on ``port``: a daemon thread
+    of the worker's main process. Returns the server (``shutdown()`` stops it)."""
     from prometheus_client import start_http_server
 
-    start_http_server(port, registry=registry())
+    server, _thread = start_http_server(port, registry=registry())
     logger.info("worker metrics on port %s", port)
+    return server

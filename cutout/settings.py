@@ -87,6 +87,14 @@ try:
         "CUTOUT_WEB_PRELOAD", (*config.PIPELINE_NAMES, "none"), [CUTOUT_DEFAULT_PIPELINE]
     )
     CUTOUT_KEY_PEPPER = env.text("CUTOUT_KEY_PEPPER") or SECRET_KEY
+    # Rotation: sessions and signed links made with an older key still verify (django.core.signing).
+    SECRET_KEY_FALLBACKS = env.items("SECRET_KEY_FALLBACKS", [])
+    if SECRET_KEY_FALLBACKS and not env.text("CUTOUT_KEY_PEPPER"):
+        env.problem(
+            "SECRET_KEY_FALLBACKS is set but CUTOUT_KEY_PEPPER is not: API keys are hashed with "
+            "the pepper, which defaults to SECRET_KEY, so every key would stop working. Set "
+            "CUTOUT_KEY_PEPPER to the key they were made with (the old SECRET_KEY)."
+        )
     CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", False)
     CUTOUT_API_RATE_LIMIT = env.integer("CUTOUT_API_RATE_LIMIT", 60)
     CUTOUT_API_RATE_WINDOW = env.integer("CUTOUT_API_RATE_WINDOW", 60, minimum=1)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -338,3 +339,34 @@ def test_the_web_servers_variables_are_not_reported_as_unknown() -> None:
     gunicorn = (ROOT / "cutout" / "gunicorn_conf.py").read_text()
     names = set(re.findall(r'_number\("(CUTOUT_[A-Z0-9_]+)"', gunicorn))
     assert names and names <= set(config.NOT_SETTINGS)
+
+
+def test_a_rotation_with_fallbacks_requires_the_pepper_to_be_pinned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, new = (
+        "o" * 20 + "ld-key-0123456789abcdefghijklmnopq",
+        "n" * 20 + "ew-key-0123456789abcdefghijklmnopq",
+    )
+    with pytest.raises(ImproperlyConfigured, match="CUTOUT_KEY_PEPPER is not"):
+        _settings({"SECRET_KEY": new, "SECRET_KEY_FALLBACKS": old}, monkeypatch)
+    env = {"SECRET_KEY": new, "SECRET_KEY_FALLBACKS": old, "CUTOUT_KEY_PEPPER": old}
+    loaded = _settings(env, monkeypatch)
+    assert loaded["SECRET_KEY_FALLBACKS"] == [old] and loaded["CUTOUT_KEY_PEPPER"] == old
+
+
+def test_links_signed_with_the_former_key_still_open(settings: Any) -> None:
+    """The email links' tokens take the key and its fallbacks from the settings."""
+    from datetime import timedelta
+
+    from django.core import signing
+
+    from accounts.tokens import sign, unsign
+
+    settings.SECRET_KEY = "o" * 50
+    token = sign({"user": 1}, salt="verify")
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "n" * 50, ["o" * 50]
+    assert unsign(token, salt="verify", max_age=timedelta(hours=1)) == {"user": 1}
+    settings.SECRET_KEY_FALLBACKS = []
+    with pytest.raises(signing.BadSignature):
+        unsign(token, salt="verify", max_age=timedelta(hours=1))

@@ -246,3 +246,24 @@ def test_without_a_dsn_sentry_is_never_imported() -> None:
     result = _python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_worker_serves_its_metrics_on_its_port(settings: Any) -> None:
+    import socket
+    import urllib.request
+
+    from cutout import celery
+
+    settings.CUTOUT_WORKER_METRICS_PORT = 0
+    assert celery._serve_metrics() is None  # off by default
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CUTOUT_WORKER_METRICS_PORT = port
+    server: Any = celery._serve_metrics()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        assert "# TYPE cutout_cutouts_total counter" in text
+    finally:
+        server.shutdown()
