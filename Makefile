@@ -14,7 +14,7 @@ help:
 	@echo "make run    set up (venv, deps, models, db, demo account) and start site + worker"
 	@echo "make test   lint, type-check and run the whole test suite"
 	@echo "make eval   score the default pipeline on ../shared/evalsets/dev"
-	@echo "make bench  speed and memory benchmarks (engine vs rembg, 1 vs 2 workers, refine calls, API under load)"
+	@echo "make bench  speed and memory benchmarks (engine vs rembg, workers, refine calls, API under load, CLI, hostile load)"
 	@echo "make guided the guided-cutouts referee against a server of this checkout (~30-60 min)"
 
 $(PY):
@@ -80,7 +80,9 @@ bench: dev-deps models
 	$(PY) -m cutout.tools.worker_bench
 	$(PY) -m cutout.tools.bench_refine
 	$(PY) -m cutout.tools.harden_bench
+	$(PY) -m cutout.tools.harden_upload
 	$(PY) -m cutout.tools.load_bench
+	$(PY) -m cutout.tools.cli_bench
 
 # ../shared/evalsets/guided.py against a server started here (a key with the credits it needs).
 guided: deps models migrate

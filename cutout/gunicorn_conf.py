@@ -14,17 +14,18 @@ The defaults are the development set-up (one worker, four request threads; ``WEB
 - **onnxruntime threads follow the worker count**: unless ``CUTOUT_INTRA_OP_THREADS`` is set,
   each of W workers on C cores gets ``C // W`` threads (at least 1), so two workers on two cores
   run one model each instead of four threads fighting over two cores.
-- **Slow clients never hold a thread.**
-The request-arrival limits (each overridable from the environment) are read by
-:class:`cutout.gunicorn_worker.BufferingThreadWorker`, which reads each request whole in the
-event loop before a thread sees it, so slow clients never hold a thread:
+- **Slow clients never hold a thread**: :class:`cutout.gunicorn_worker.BufferingThreadWorker`
+  reads each request whole in the event loop before a thread sees it, within these limits
+  (each overridable from the environment):
 
-- ``CUTOUT_HEADER_TIMEOUT`` (10 s): a request's headers must be in this long after its
-  connection (or its turn on a kept-alive one) started;
-- ``CUTOUT_BODY_TIMEOUT`` (30 s) and ``CUTOUT_BODY_MIN_RATE`` (16384 bytes/s): a body is cut off
-  when more than ``BODY_TIMEOUT + received / BODY_MIN_RATE`` seconds have passed since its
-  headers, i.e. when it arrives slower than the minimum rate on average, after a grace period;
-- ``CUTOUT_MAX_BODY_BYTES`` (1 GiB + 16 MiB, the largest batch): larger bodies are refused (413).
+  - ``CUTOUT_HEADER_TIMEOUT`` (10 s): a request's headers must be in this long after its
+    connection (or its turn on a kept-alive one) started;
+  - ``CUTOUT_BODY_TIMEOUT`` (30 s) and ``CUTOUT_BODY_MIN_RATE`` (16384 bytes/s): a body is cut
+    off when more than ``BODY_TIMEOUT + received / BODY_MIN_RATE`` seconds have passed since
+    its headers, i.e. when it arrives slower than the minimum rate on average, after a grace
+    period;
+  - ``CUTOUT_MAX_BODY_BYTES`` (1 GiB + 16 MiB, the largest batch): larger bodies are refused
+    (413).
 
 Imports nothing of the project at module level (gunicorn reads it in its master process,
 before the app is loaded); the start-up hook imports Django inside the worker.

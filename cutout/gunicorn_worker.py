@@ -65,16 +65,27 @@ class ReplaySocket:
 
     Reads past the buffered bytes (which h11 and gunicorn's parser agreeing make rare) go to
     the socket with :data:`~cutout.gunicorn_conf.HEADER_TIMEOUT` as a timeout, never unbounded.
-    Everything else (send, fileno, close...) is the socket's own.
+    Everything else (sendall, fileno, close...) is the socket's own, but for one send: the event
+    loop has already answered ``Expect: 100-continue`` (the body could not arrive otherwise), so
+    gunicorn's own ``100 Continue``, sent once the body is in, is not sent a second time.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffered: IO[bytes] | None = None
+        self.end = 0
+        self.continued = False  # the event loop sent this request's 100 Continue
 
     def replay(self, buffered: IO[bytes]) -> None:
         self.drop()
         self.buffered = buffered
+        buffered.seek(0, 2)
+        self.end = buffered.tell()
+        buffered.seek(0)
+
+    def has_buffered(self) -> bool:
+        """Whether buffered bytes are still unread (a pipelined request the poller cannot see)."""
+        return self.buffered is not None and self.buffered.tell() < self.end
 
     def leftover(self) -> bytes:
         """What is still buffered and unread (bytes of a pipelined next request)."""
@@ -96,6 +107,12 @@ class ReplaySocket:
         if self.sock.gettimeout() is None:  # never an unbounded blocking read
             self.sock.settimeout(gunicorn_conf.HEADER_TIMEOUT)
         return self.sock.recv(size, *flags)
+
+    def send(self, data: bytes, *flags: Any) -> int:
+        if self.continued and data == CONTINUE:
+            self.continued = False
+            return len(data)
+        return self.sock.send(data, *flags)
 
     def close(self) -> None:
         self.drop()
@@ -151,15 +168,20 @@ class _Arriving:
     def _headers(self, request: h11.Request) -> bytes | None:
         self.headers_at = time.monotonic()
         self.received = 0
+        self.sock.continued = False
         declared = 0
+        expects = False
         for name, value in request.headers:
             if name == b"content-length" and value.isdigit():
                 declared = int(value)
             if name == b"expect" and value.lower() == b"100-continue":
-                with contextlib.suppress(OSError):
-                    self.sock.sock.send(CONTINUE)
+                expects = True
         if declared > gunicorn_conf.MAX_BODY_BYTES:
             return _plain(413, "Request body too large")
+        if expects:
+            with contextlib.suppress(OSError):
+                self.sock.sock.send(CONTINUE)
+                self.sock.continued = True
         return None
 
 
@@ -222,6 +244,22 @@ class BufferingThreadWorker(ThreadWorker):
         conn.cutout_ready = True
         self.enqueue_req(conn)
         return True
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        """A kept-alive connection whose next request is already buffered goes straight back to
+        :meth:`enqueue_req`: its socket will never turn readable for those bytes."""
+        sock = conn.sock
+        if (
+            self.alive
+            and isinstance(sock, ReplaySocket)
+            and sock.has_buffered()
+            and not fs.cancelled()
+            and fs.exception() is None
+            and fs.result() is True
+        ):
+            self.enqueue_req(conn)
+            return
+        super().finish_request(conn, fs)
 
     def _forget(self, state: _Arriving) -> None:
         if self.arriving.pop(id(state.conn), None) is not None:

@@ -1,6 +1,6 @@
 """Run the guided-cutouts referee against a server of this checkout: ``make guided``.
 
-``python -m cutout.tools.guided [--port 8011] [--limit N] [--out F.tsv] [-- referee args]``:
+``python -m cutout.tools.guided [--port 8011] [--limit N] [--set DIR] [--out F.tsv]``:
 
 1. makes (or reuses) the workspace "Guided referee" with enough credits for the dev set (one
    credit per image; refining is free) and a new API key for it;
@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--limit", type=int, default=0, help="only the first N images")
     parser.add_argument("--out", default="", help="per-image figures (TSV)")
+    parser.add_argument("--set", default="", help="a folder with MANIFEST.tsv (default: dev)")
     args = parser.parse_args(argv)
     if not REFEREE.is_file():
         print(f"no referee at {REFEREE}", file=sys.stderr)
@@ -109,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             command += ["--limit", str(args.limit)]
         if args.out:
             command += ["--out", args.out]
+        if args.set:
+            command += ["--set", args.set]
         return subprocess.run(command, check=False).returncode
     finally:
         server.terminate()

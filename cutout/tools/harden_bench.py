@@ -1,7 +1,8 @@
 """Hostile-load figures of docs/security.md: ``python -m cutout.tools.harden_bench [zipbomb|slowloris]``.
 
-``zipbomb``: the issue's attack on batch intake: a 1 MB ZIP of 50 x 20 MB of zeros sent through
-:func:`cutout.jobs.job_create` (the path of the web upload and the API's batches), by a workspace
+``zipbomb``: the issue's attack on batch intake (``cutout.tools.harden_upload`` runs it through
+the real web server instead): a 1 MB ZIP of 50 x 20 MB of zeros sent through
+:func:`cutout.jobs.services.job_create` as the web upload hands a ZIP to it, by a workspace
 without the credits (refused with 402) and by one with them (accepted: every entry unpacked into
 storage), once and by 4 threads at once (the web server's threads). Prints the process's RSS
 growth (peak over start, sampled every 5 ms).
@@ -29,7 +30,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # Django and the project are imported inside the functions on purpose: the environment (data
 # folder, database) is chosen first and Django set up with it, as in the other benchmarks.
@@ -57,13 +58,34 @@ def isolated_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _migrate(env: dict[str, str]) -> None:
+def migrate(env: dict[str, str]) -> None:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
         cwd=ROOT,
         env=env,
         check=True,
     )
+
+
+def rss_bytes(pid: int) -> int:
+    """A process's resident set size (Linux ``/proc``; no extra package)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (gunicorn's workers of its master)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,8 +107,6 @@ def _zipbomb_child(parallel: int, credits: int) -> dict[str, Any]:
     import django
 
     django.setup()
-    import psutil
-
     from accounts.services import user_create, workspace_create
     from billing.services import credits_grant
     from cutout.jobs.services import job_create
@@ -104,15 +124,14 @@ def _zipbomb_child(parallel: int, credits: int) -> dict[str, Any]:
                 idempotency_key=f"bench:{workspace.pk}",
             )
         workspaces.append(workspace)
-    proc = psutil.Process()
-    start = proc.memory_info().rss
+    start = rss_bytes(os.getpid())
     peak = start
     running = True
 
     def sample() -> None:
         nonlocal peak
         while running:
-            peak = max(peak, proc.memory_info().rss)
+            peak = max(peak, rss_bytes(os.getpid()))
             time.sleep(0.005)
 
     outcomes: list[str] = []
@@ -154,7 +173,7 @@ def zipbomb() -> list[dict[str, Any]]:
     results = []
     with tempfile.TemporaryDirectory(prefix="cutout-zipbomb-") as tmp:
         env = isolated_env(Path(tmp))
-        _migrate(env)
+        migrate(env)
         for credits in (10, 60):  # 10: refused with 402; 60: enough for the 50 entries
             for parallel in (1, 4):
                 done = subprocess.run(
@@ -287,24 +306,31 @@ class Dripper:
             sock.close()
 
 
+class Served(NamedTuple):
+    port: int
+    pid: int  # gunicorn's master; its workers are its children
+
+
 @contextlib.contextmanager
-def gunicorn_server(env: dict[str, str], *args: str) -> Iterator[int]:
+def gunicorn_server(env: dict[str, str], *args: str) -> Iterator[Served]:
     """The real web server (``gunicorn -c python:cutout.gunicorn_conf``) on a free loopback
-    port, with extra gunicorn ``args``; yields the port once ``/livez`` answers."""
+    port, with extra gunicorn ``args``; yields its port and pid once ``/livez`` answers."""
     port = _free_port()
     cmd = [
         str(Path(sys.executable).with_name("gunicorn")),
         "-c", "python:cutout.gunicorn_conf", "cutout.wsgi",
         "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null", *args,
     ]  # fmt: skip
-    server = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    log = env.get("CUTOUT_BENCH_SERVER_LOG")  # where the server's own log goes (default: nowhere)
+    with open(log or os.devnull, "ab") as stderr:
+        server = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=stderr)
     try:
         deadline = time.monotonic() + 60
         while timed_request(port, LIVEZ, 2)[1] == 0:
             if time.monotonic() > deadline or server.poll() is not None:
                 raise RuntimeError("gunicorn did not start")
             time.sleep(0.3)
-        yield port
+        yield Served(port, server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -314,9 +340,9 @@ def slowloris(worker_class: str, connections: int = 50, hold: float = 40.0) -> d
     args = [] if worker_class == "buffering" else ["--worker-class", worker_class]
     with tempfile.TemporaryDirectory(prefix="cutout-slowloris-") as tmp:
         env = isolated_env(Path(tmp))
-        _migrate(env)
+        migrate(env)
         key = _api_key(env)
-        with gunicorn_server(env, *args) as port:
+        with gunicorn_server(env, *args) as (port, _pid):
             timed_request(port, _cutout_request(key, 1), 60)  # loads the model once
             baseline = timed_request(port, HEALTHZ, 10)[0]
             dripper = Dripper(port, connections)

@@ -205,28 +205,15 @@ def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path, workers: in
     raise SystemExit(f"the server did not get ready within 300 s; see {log}")
 
 
-_SCENES: dict[tuple[int, int], list[Any]] = {}
-_STAMP = iter(range(10**9))
+_RUN_SEED = iter(range(1000, 10**9, 100))
 
 
 def _images(count: int, width: int, height: int) -> list[bytes]:
     """``count`` JPEGs never sent before in this run (a repeated image would be served from
-    dedup, for free): four photo-like scenes, each copy with a noise block of its own in one
-    corner."""
-    import numpy as np
+    dedup, for free)."""
+    from cutout.tools.synthetic import distinct_photos
 
-    from cutout.tools.synthetic import photo_like, to_bytes
-
-    if (width, height) not in _SCENES:
-        _SCENES[width, height] = [photo_like(width, height, seed=700 + n)[0] for n in range(4)]
-    scenes = _SCENES[width, height]
-    rng = np.random.default_rng(next(_STAMP))
-    out = []
-    for index in range(count):
-        rgb = scenes[index % len(scenes)].copy()
-        rgb[:8, :8] = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
-        out.append(to_bytes(rgb, "JPEG", quality=90))
-    return out
+    return distinct_photos(count, width, height, seed=next(_RUN_SEED))
 
 
 def _request(client: Any, key: str, data: bytes) -> dict[str, Any]:

@@ -125,3 +125,16 @@ def to_bytes(rgb: np.ndarray, fmt: str = "JPEG", **params: object) -> bytes:
     out = io.BytesIO()
     Image.fromarray(rgb).save(out, fmt, **params)
     return out.getvalue()
+
+
+def distinct_photos(count: int, width: int, height: int, *, seed: int = 900) -> list[bytes]:
+    """``count`` photo-like JPEGs that are all different files (the benchmarks'): four scenes,
+    each copy with a noise block of its own in one corner, so none is served from dedup."""
+    scenes = [photo_like(width, height, seed=seed + n)[0] for n in range(min(4, count))]
+    rng = np.random.default_rng(seed)
+    out = []
+    for index in range(count):
+        rgb = scenes[index % len(scenes)].copy()
+        rgb[:8, :8] = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        out.append(to_bytes(rgb, "JPEG", quality=90))
+    return out

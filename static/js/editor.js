@@ -10,8 +10,8 @@
  */
 (function () {
   "use strict";
-  var root = document.getElementById("editor");
-  if (!root || !window.fetch || !window.HTMLCanvasElement) return;
+  var root = document.getElementById("editor"), Paint = window.CutoutPaint;
+  if (!root || !Paint || !window.fetch || !window.HTMLCanvasElement) return;
 
   var stage = document.getElementById("editor-stage");
   var canvas = document.getElementById("editor-canvas");
@@ -27,7 +27,7 @@
   var W = 0, H = 0;                      // the image's upright size
   var original = null;                   // HTMLImageElement
   var work = document.createElement("canvas"), wctx = work.getContext("2d");
-  var scratch = document.createElement("canvas"), sctx = scratch.getContext("2d");
+  var scratch = document.createElement("canvas");
   var hints = [], undoStack = [], redoStack = [];
   var mattes = {};                       // hint-list key -> {img, hints}
   var shownKey = null;                   // key of the matte under the local strokes
@@ -119,62 +119,19 @@
       ctx.lineWidth = 1.5; ctx.strokeStyle = "#fff"; ctx.stroke();
       ctx.setLineDash([4, 4]); ctx.strokeStyle = "#111"; ctx.stroke(); ctx.setLineDash([]);
     }
+    if (stage.matches(":focus-visible")) {
+      ctx.beginPath();
+      ctx.moveTo(s.w / 2 - 10, s.h / 2); ctx.lineTo(s.w / 2 + 10, s.h / 2);
+      ctx.moveTo(s.w / 2, s.h / 2 - 10); ctx.lineTo(s.w / 2, s.h / 2 + 10);
+      ctx.lineWidth = 3; ctx.strokeStyle = "#fff"; ctx.stroke();
+      ctx.lineWidth = 1.5; ctx.strokeStyle = "#4f46e5"; ctx.stroke();
+    }
     zoomOut.textContent = Math.round(view.s * 100) + "%";
   }
-  function sx(x) { return view.x + x * view.s; }
-  function sy(y) { return view.y + y * view.s; }
   function drawMarks(liveBox) {
-    hints.concat(liveBox ? [{ kind: "box", box: liveBox.box }] : []).forEach(function (h) {
-      if (h.kind === "box") {
-        var b = h.box;
-        ctx.lineWidth = 2; ctx.setLineDash([7, 5]); ctx.strokeStyle = "#4f46e5";
-        ctx.strokeRect(sx(b[0]), sy(b[1]), (b[2] - b[0]) * view.s, (b[3] - b[1]) * view.s);
-        ctx.setLineDash([]);
-      } else if (h.points === undefined) {
-        var keep = h.kind === "keep", x = sx(h.x + 0.5), y = sy(h.y + 0.5);
-        ctx.beginPath(); ctx.arc(x, y, 9, 0, Math.PI * 2);
-        ctx.fillStyle = keep ? "#0f8a5f" : "#c0262d"; ctx.fill();
-        ctx.lineWidth = 2; ctx.strokeStyle = "#fff"; ctx.stroke();
-        ctx.beginPath(); ctx.moveTo(x - 4.5, y); ctx.lineTo(x + 4.5, y);
-        if (keep) { ctx.moveTo(x, y - 4.5); ctx.lineTo(x, y + 4.5); }
-        ctx.stroke();
-      }
-    });
+    Paint.marks(ctx, hints.concat(liveBox ? [{ kind: "box", box: liveBox.box }] : []), view);
   }
-  /* Paint one stroke (or its newest segment) onto the working canvas, exactly as the server
-     honours it: every pixel within radius of the polyline erased or restored. */
-  function paintStroke(h, from) {
-    var pts = h.points.slice(Math.max(0, from - 1));
-    var r = h.radius, pad = r + 2;
-    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    pts.forEach(function (p) {
-      x0 = Math.min(x0, p[0]); y0 = Math.min(y0, p[1]); x1 = Math.max(x1, p[0]); y1 = Math.max(y1, p[1]);
-    });
-    x0 = Math.floor(clamp(x0 - pad, W)); y0 = Math.floor(clamp(y0 - pad, H));
-    x1 = Math.ceil(clamp(x1 + pad, W)); y1 = Math.ceil(clamp(y1 + pad, H));
-    if (x1 <= x0 || y1 <= y0) return;
-    function path(c, dx, dy) {
-      c.lineCap = "round"; c.lineJoin = "round"; c.lineWidth = r * 2;
-      c.beginPath();
-      c.moveTo(pts[0][0] - dx, pts[0][1] - dy);
-      for (var i = 1; i < pts.length; i++) c.lineTo(pts[i][0] - dx, pts[i][1] - dy);
-      if (pts.length === 1) c.lineTo(pts[0][0] - dx + 0.01, pts[0][1] - dy);
-      c.strokeStyle = "#000"; c.stroke();
-    }
-    if (h.kind === "remove") {
-      wctx.save(); wctx.globalCompositeOperation = "destination-out"; path(wctx, 0, 0); wctx.restore();
-      return;
-    }
-    var w = x1 - x0, hh = y1 - y0;
-    if (scratch.width < w || scratch.height < hh) { scratch.width = Math.max(w, scratch.width); scratch.height = Math.max(hh, scratch.height); }
-    sctx.globalCompositeOperation = "source-over";
-    sctx.clearRect(0, 0, scratch.width, scratch.height);
-    path(sctx, x0, y0);
-    sctx.globalCompositeOperation = "source-in";
-    sctx.drawImage(original, -x0, -y0, W, H);
-    wctx.save(); wctx.globalCompositeOperation = "destination-out"; path(wctx, 0, 0); wctx.restore();
-    wctx.drawImage(scratch, 0, 0, w, hh, x0, y0, w, hh);
-  }
+  function paintStroke(h, from) { Paint.stroke(work, scratch, original, h, from); }
   /* The working canvas for the current hints: the matte of this list if the server gave it,
      else the one of its longest known prefix with the remaining strokes painted over it. */
   function rebuild() {
@@ -364,6 +321,14 @@
     var t = e.target;
     return t && (t.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(t.tagName)) && t.type !== "range";
   }
+  /* Keyboard clicks: Enter places the chosen click at the crosshair in the stage's centre (move
+     the image under it with the arrow keys, zoom with + and -). */
+  function clickAtCentre() {
+    var s = stageSize(), x = Math.floor((s.w / 2 - view.x) / view.s), y = Math.floor((s.h / 2 - view.y) / view.s);
+    if (tool !== "keep" && tool !== "remove") { say("Enter clicks with Keep or Remove (K or X)."); return; }
+    if (x < 0 || y < 0 || x >= W || y >= H) { say("Move the image under the crosshair first."); return; }
+    commit(hints.concat([{ kind: tool, x: x, y: y }]));
+  }
   var keyTools = { k: "keep", x: "remove", b: "box", r: "restore", e: "erase", h: "pan" };
   function onKey(e) {
     if (typing(e) || e.altKey) return;
@@ -379,6 +344,7 @@
       sizeInput.value = String(Number(sizeInput.value) + (k === "]" ? 8 : -8)); showSize();
     } else if (keyTools[k.toLowerCase()] && e.target.type !== "range") setTool(keyTools[k.toLowerCase()]);
     else if (k === " " && onStage) { spaceDown = true; }
+    else if (k === "Enter" && onStage) clickAtCentre();
     else if (k.indexOf("Arrow") === 0 && onStage) {
       var step = 0.1 * stageSize().w;
       panBy(k === "ArrowLeft" ? step : k === "ArrowRight" ? -step : 0, k === "ArrowUp" ? step : k === "ArrowDown" ? -step : 0);
@@ -398,6 +364,8 @@
       if (e.ctrlKey || !e.shiftKey) zoomAt(Math.exp(-e.deltaY * (e.deltaMode ? 0.05 : 0.0015)), p.sx, p.sy);
       else panBy(-e.deltaX, -e.deltaY);
     }, { passive: false });
+    stage.addEventListener("focus", draw);
+    stage.addEventListener("blur", draw);
     document.addEventListener("keydown", onKey);
     document.addEventListener("keyup", function (e) { if (e.key === " ") spaceDown = false; });
     root.querySelectorAll("[data-tool]").forEach(function (b) {

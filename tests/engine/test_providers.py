@@ -54,3 +54,14 @@ def test_cpu_only_still_runs(monkeypatch, scene_image, model_dir, fresh_sessions
     monkeypatch.setenv(runtime.PROVIDERS_ENV, CPU)
     assert runtime.check_providers() == [CPU]
     assert compute_matte(scene_image, pipeline="fast", model_dir=model_dir).coverage > 0.05
+
+
+def test_callers_answer_it_as_a_missing_model():
+    """One error table: the service's answer (an outage, 503 with Retry-After in the API) is the
+    one for model_missing, while the code in logs says what is really wrong."""
+    from cutout.errors import ERRORS, meaning_of
+
+    found = meaning_of(ProviderUnavailable("CUDA is not there"))
+    assert found is not None
+    code, meaning = found
+    assert code == "provider_unavailable" and meaning is ERRORS["model_missing"]

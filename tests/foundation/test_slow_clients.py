@@ -40,7 +40,7 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         }
     )
     with gunicorn_server(env, "--threads", "2") as served:
-        yield served
+        yield served.port
 
 
 def _answer(sock: socket.socket, timeout: float) -> bytes:
@@ -125,3 +125,33 @@ def test_kept_alive_and_pipelined_requests_are_all_answered(port: int) -> None:
         sock.sendall(keep + keep + LIVEZ)  # two more on the same connection, sent at once
         rest = _answer(sock, 5)
     assert rest.count(b"HTTP/1.1 200") == 3
+
+
+def test_a_request_pipelined_behind_a_body_is_answered(port: int) -> None:
+    body = b"x" * 60_000  # more than gunicorn's parser reads at once
+    post = (
+        b"POST /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(post + body + LIVEZ)
+        answers = _answer(sock, 8)
+    assert answers.count(b"HTTP/1.1 ") == 2, answers[:400]  # the POST's refusal, then /livez
+    assert b"HTTP/1.1 200" in answers
+
+
+def test_expect_100_continue_gets_one_interim_answer_and_none_before_a_413(port: int) -> None:
+    head = (
+        b"POST /livez HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        b"Content-Type: application/octet-stream\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head % 20_000)
+        sock.settimeout(5)
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"x" * 20_000)
+        answer = _answer(sock, 5)
+    assert b"100 Continue" not in answer and answer.startswith(b"HTTP/1.1 403")  # CSRF: a page
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(head % 100_001)
+        assert _answer(sock, 5).startswith(b"HTTP/1.1 413")

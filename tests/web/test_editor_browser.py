@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +69,33 @@ class Stage:
                 [sx, sy],
             )
         )
+
+
+def save_for_docs(src: Path, name: str) -> None:
+    """A copy in docs/screenshots/, reduced to 256 colours as the others there."""
+    DOCS.mkdir(parents=True, exist_ok=True)
+    Image.open(src).convert("RGB").quantize(256).save(DOCS / name, optimize=True)
+
+
+def _pinch(page: Any, cx: float, cy: float, start: float, end: float) -> None:
+    """Two fingers moving apart from ``start`` to ``end`` px around (cx, cy), through CDP."""
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind: str, gap: float) -> None:
+        points = (
+            []
+            if kind == "touchEnd"
+            else [
+                {"x": cx - gap / 2, "y": cy, "id": 0},
+                {"x": cx + gap / 2, "y": cy, "id": 1},
+            ]
+        )
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", start)
+    for step in range(1, 9):
+        touch("touchMove", start + (end - start) * step / 8)
+    touch("touchEnd", end)
 
 
 def _alpha(data: bytes) -> np.ndarray:
@@ -209,7 +235,77 @@ def test_the_editor_refines_paints_zooms_undoes_and_downloads(
     cutout.refresh_from_db()
     assert cutout.hints[-1] == {"kind": "remove", "x": 600, "y": 60}
     mobile.screenshot(path=str(artifacts_dir / "editor-390.png"))
+    # Two fingers pinch: the view zooms, and no hint is made.
+    sent_before = len(sent)
+    small_zoom = int(mobile.locator("#zoom-value").inner_text().rstrip("%"))
+    _pinch(mobile, small.left + small.w / 2, small.top + small.h / 2, 60, 180)
+    zoomed = int(mobile.locator("#zoom-value").inner_text().rstrip("%"))
+    assert zoomed > small_zoom * 2, (small_zoom, zoomed)
+    mobile.wait_for_timeout(300)
+    assert len(sent) == sent_before
     if os.environ.get("CUTOUT_UPDATE_DOCS") == "1":
-        DOCS.mkdir(parents=True, exist_ok=True)
         for name in ("editor-1366.png", "editor-390.png"):
-            shutil.copy(artifacts_dir / name, DOCS / name)
+            save_for_docs(artifacts_dir / name, name)
+
+
+def _rotated_jpeg() -> bytes:
+    """320x240 stored pixels (left half red, right half blue) with EXIF orientation 6: upright it
+    is 240x320, red on top, blue below."""
+    stored = Image.new("RGB", (320, 240), (220, 30, 30))
+    stored.paste((30, 60, 220), (160, 0, 320, 240))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    out = io.BytesIO()
+    stored.save(out, "JPEG", quality=95, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_an_exif_rotated_photo_is_edited_upright_and_by_keyboard(
+    live_server: Any,
+    browser: Any,  # noqa: F811 (the fixture imported above)
+) -> None:
+    from playwright.sync_api import expect
+
+    persona = signed_up(credits=3)
+    cutout = cutout_create(
+        workspace=persona.workspace,
+        data=_rotated_jpeg(),
+        options=engine.Options(pipeline="fast"),
+        user=persona.user,
+        source=Source.WEB,
+    )
+    assert (cutout.width, cutout.height) == (240, 320)
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    log_in(page, live_server.url, persona.user.email, persona.password)
+    page.goto(f"{live_server.url}/app/cutouts/{cutout.pk}/")
+    expect(page.locator("#editor-status")).to_contain_text("Ready")
+    page.locator("#editor-compare").fill("100")  # the original everywhere
+
+    def colour(x: float, y: float) -> list[int]:
+        box = page.locator("#editor-stage").evaluate("el => [el.clientWidth, el.clientHeight]")
+        s = min(box[0] / 240, box[1] / 320)
+        ox, oy = (box[0] - 240 * s) / 2, (box[1] - 320 * s) / 2
+        return list(
+            page.evaluate(
+                """([x, y]) => { const c = document.getElementById('editor-canvas');
+                const r = c.width / c.clientWidth;
+                return Array.from(c.getContext('2d')
+                  .getImageData(Math.round(x * r), Math.round(y * r), 1, 1).data.slice(0, 3)); }""",
+                [ox + x * s, oy + y * s],
+            )
+        )
+
+    top, bottom = colour(120, 60), colour(120, 260)
+    assert top[0] > 150 and top[2] < 100, top  # red on top: drawn upright
+    assert bottom[2] > 150 and bottom[0] < 100, bottom
+
+    # Keyboard only: focus the image, zoom, move it under the crosshair, Enter clicks there.
+    page.locator("#editor-stage").focus()
+    page.keyboard.press("x")
+    page.keyboard.press("+")
+    page.keyboard.press("ArrowDown")  # the image moves up: the crosshair lands lower on it
+    page.keyboard.press("Enter")
+    expect(page.locator("#editor-status")).to_have_text("Updated")
+    cutout.refresh_from_db()
+    (hint,) = cutout.hints
+    assert hint["kind"] == "remove" and abs(hint["x"] - 120) <= 1 and hint["y"] > 175
