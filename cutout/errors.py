@@ -56,7 +56,7 @@ class Meaning:
     api_message: str = ""  # replaces the error's message in API answers
 
 
-_UNSUPPORTED = "{message} Use a JPG, PNG, WebP, AVIF, GIF, BMP or TIFF image. Nothing was charged."
+_UNSUPPORTED = "{message} Nothing was charged."  # the engine's message names what it reads
 _NO_CREDITS = (
     "Each cutout costs one credit and this workspace has none left. Buy a credit pack "
     "(or ask an admin to add credits) and try again. Nothing was charged."

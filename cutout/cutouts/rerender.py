@@ -1,5 +1,6 @@
 """Rendering a finished cutout again in other options, from its stored matte: no model run and
-no credit. A version asked for twice is made once.
+no credit. A version asked for twice is made once. The same result in another file format is not
+a version: it is a file kept next to the result (:func:`cutout_format_file`).
 
 Backgrounds are versions too: a colour, a picture (``background=`` bytes; ``options.bg_image``
 is set to its sha256) or the photo's own background blurred (``bg_blur``). The blur needs the
@@ -10,9 +11,12 @@ pixel on purpose.
 
 from __future__ import annotations
 
+import posixpath
 import time
 from typing import TYPE_CHECKING, Any
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from cutout import engine
@@ -20,6 +24,7 @@ from cutout.cutouts import selectors
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.records import refuse_paid_from_free, with_background
 from cutout.cutouts.services import cutout_fail_with, dedup_key_for, result_metadata, save_file
+from cutout.engine.encode import EXTENSIONS  # the engine's one table of file extensions
 from cutout.models import Cutout
 
 if TYPE_CHECKING:
@@ -138,3 +143,35 @@ def _rerender_source(cutout: Cutout, matte_bytes: bytes) -> Any:
         with cutout.original.open("rb") as handle:
             return engine.decode_image(handle.read(), engine_limits())
     return engine.decoded_from_stored_matte(matte_bytes)
+
+
+FORMAT_FILE_PREFIX = "format."  # cutout.files.retention keeps such files while their cutout lives
+
+
+def format_options(options: dict[str, Any], fmt: str) -> engine.Options:
+    """``options`` (a cutout's stored ones) with another output format, channels to suit it."""
+    opts = {**options, "format": fmt}
+    if fmt == "zip" or (fmt == "jpeg" and opts.get("channels") == "rgba"):
+        opts["channels"] = None
+    return engine.options_from_dict(opts)
+
+
+def cutout_format_file(*, cutout: Cutout, fmt: str) -> str:
+    """The storage name of ``cutout``'s result in the format ``fmt``: the result itself, or a
+    file rendered once from the stored matte and kept next to it (no new version, no credit).
+
+    Raises :class:`engine.EngineError` when the format cannot hold the result (a mask in ZIP).
+    """
+    if fmt == (cutout.options or {}).get("format") or not cutout.result:
+        return str(cutout.result.name)
+    options = format_options(cutout.options or {}, fmt)
+    folder = posixpath.dirname(str(cutout.result.name))
+    name = f"{folder}/{FORMAT_FILE_PREFIX}{EXTENSIONS[options.format]}"
+    if default_storage.exists(name):
+        return name
+    with cutout.matte.open("rb") as handle:
+        matte_bytes = handle.read()
+    result = engine.render(
+        _rerender_source(cutout, matte_bytes), engine.matte_from_png(matte_bytes), options
+    )
+    return str(default_storage.save(name, ContentFile(result.data)))

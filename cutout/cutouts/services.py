@@ -199,7 +199,10 @@ def _race_lost(common: dict[str, Any], error: IntegrityError) -> Cutout:
 def _dedup_source(workspace: Workspace, dedup_key: str) -> Cutout | None:
     return (
         Cutout.objects.filter(
-            workspace=workspace, dedup_key=dedup_key, status=Cutout.Status.SUCCEEDED
+            workspace=workspace,
+            dedup_key=dedup_key,
+            status=Cutout.Status.SUCCEEDED,
+            deleted_at__isnull=True,
         )
         .exclude(result="")
         .exclude(matte="")

@@ -94,7 +94,10 @@ def render(
         extension=enc.EXTENSIONS[options.format],
         width=out_size[0],
         height=out_size[1],
-        metadata=_metadata(image, matte, options, out_size, out_bbox, timings),
+        metadata={
+            **_metadata(image, matte, options, out_size, out_bbox, timings),
+            "canvas": dict(zip(("left", "top", "width", "height"), _xywh(canvas), strict=True)),
+        },
     )
 
 
@@ -154,6 +157,10 @@ def _is_plain_full_png(
         and canvas == (0, 0, *size)
         and out_size == size
     )
+
+
+def _xywh(box: Box) -> tuple[int, int, int, int]:
+    return box[0], box[1], box[2] - box[0], box[3] - box[1]
 
 
 def _metadata(

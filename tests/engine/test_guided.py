@@ -261,3 +261,22 @@ def test_edit_cutout_stores_a_matte_a_result_and_the_prior(two_objects, model_di
     assert np.array_equal(matte_from_png(edit.stored_matte).alpha, edit.matte.alpha)
     mask = np.asarray(Image.open(io.BytesIO(edit.result.data)).convert("L"))
     assert mask.shape == (H, W) and _fg(mask, 200, 80, 280, 160) == 0.0
+
+
+def test_the_box_takes_the_evidence_that_spans_it() -> None:
+    # The full image's models are sure of the subject's left half only (its right half reads as
+    # background); the crop's run sees all of it. The mean of the two loses the right half; with
+    # box_inset the crop's map wins because its subject spans the box (inset 8%).
+    from cutout.engine import guided
+
+    z = np.full((100, 100), -8.0, np.float32)
+    z[17:83, 17:50] = 5.0
+    z[17:83, 50:83] = -6.0
+    box = (10, 10, 90, 90)
+    crop = np.full((80, 80), -8.0, np.float32)
+    crop[7:73, 7:73] = 4.0
+    _z, plain = guided._box_decision(z, crop, box, guided.Params(box_inset=0.0))
+    _z, chosen = guided._box_decision(z, crop, box, guided.Params(box_inset=0.08))
+    assert plain[20:80, 20:47].all() and not plain[20:80, 53:80].any()
+    assert chosen[17:83, 17:83].all() and not chosen[:10].any() and not chosen[:, 90:].any()
+    assert guided.DEFAULT_PARAMS.box_inset == 0.08
