@@ -175,7 +175,7 @@ def build_options(params: dict[str, Any]) -> engine.Options:
     kwargs: dict[str, Any] = {}
     for name, spec in engine.OPTION_SPECS.items():
         value = params.get(name)
-        if value is None or value == "":
+        if value is None or value == "" or name == "bg_image":  # bg_image: set from the picture
             continue
         if spec.type == "boolean":
             value = common.parse_bool(value, field=name)
@@ -235,6 +235,28 @@ def _sources(
     return [(name, data)]
 
 
+def _background(params: dict[str, Any], files: MultiValueDict[str, Any]) -> bytes | None:
+    """A background picture: a ``bg_image`` file, ``bg_image_url`` or ``bg_image_b64`` (one)."""
+    max_bytes = int(settings.CUTOUT_MAX_UPLOAD_BYTES)
+    upload = files.get("bg_image")
+    url, b64 = params.get("bg_image_url") or "", params.get("bg_image_b64") or ""
+    if not isinstance(url, str) or not isinstance(b64, str):
+        raise ApiError("invalid_parameter", "bg_image_url and bg_image_b64 must be strings.")
+    if sum(1 for given in (upload, url.strip(), b64.strip()) if given) > 1:
+        raise ApiError(
+            "invalid_parameter",
+            "Send one background picture: bg_image, bg_image_url or bg_image_b64.",
+            field="bg_image",
+        )
+    if upload is not None:
+        return common.read_upload(upload, max_bytes=max_bytes, what="background image")
+    if b64.strip():
+        return common.decode_b64(b64, max_bytes=max_bytes, field="bg_image_b64")
+    if url.strip():
+        return common.fetch_background(url.strip(), field="bg_image_url")
+    return None
+
+
 # ---------------------------------------------------------------------------------------------
 # Views
 
@@ -247,7 +269,14 @@ def cutouts(request: HttpRequest) -> HttpResponse:
     )
     options = build_options(params)
     sources = _sources(params, files, many=run_async)
+    background = _background(params, files)
     api_key = common.api_workspace_key(request)
+    if run_async and background is not None:
+        raise ApiError(
+            "invalid_parameter",
+            "A batch cannot take a background picture; use bg_color or bg_blur.",
+            field="bg_image",
+        )
     if run_async:
         job = job_create(
             workspace=api_key.workspace,
@@ -267,7 +296,13 @@ def cutouts(request: HttpRequest) -> HttpResponse:
         name = source.name or "image"
         data = common.read_upload(source, max_bytes=int(settings.CUTOUT_MAX_UPLOAD_BYTES))
     cutout = common.run_cutout(
-        request, DIALECT, data=data, options=options, input_name=name, hints=params.get("hints")
+        request,
+        DIALECT,
+        data=data,
+        options=options,
+        input_name=name,
+        hints=params.get("hints"),
+        background=background,
     )
     replayed = getattr(cutout, "replayed", False)
     response = JsonResponse(cutout_json(cutout, request), status=200 if replayed else 201)

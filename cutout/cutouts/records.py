@@ -70,3 +70,19 @@ def with_background(options: engine.Options, background: bytes | None) -> engine
         return options
     digest = hashlib.sha256(background).hexdigest()
     return dataclasses.replace(options, bg_image=f"sha256:{digest}")
+
+
+def refuse_paid_from_free(cutout: Cutout, options: engine.Options) -> None:
+    """A free cutout (a preview, a watermarked test) has only free versions and refinements:
+    otherwise a full, unmarked result would come out of its stored matte for nothing. (A version
+    of a free cutout is free itself, so its own options tell.)"""
+    try:
+        made_free = credits_for(engine.options_from_dict(cutout.options or {})) == 0
+    except engine.EngineError:
+        made_free = False
+    if made_free and credits_for(options) > 0:
+        raise engine.InvalidOption(
+            "This cutout was a free preview or test, so its versions are too: upload the photo "
+            "again at full size (one credit) for other sizes or without the watermark.",
+            field="size",
+        )

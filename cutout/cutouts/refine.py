@@ -28,7 +28,12 @@ from django.utils import timezone
 
 from cutout import engine
 from cutout.cutouts.engine_settings import engine_limits
-from cutout.cutouts.records import dedup_key_for, result_metadata, save_file
+from cutout.cutouts.records import (
+    dedup_key_for,
+    refuse_paid_from_free,
+    result_metadata,
+    save_file,
+)
 from cutout.errors import CutoutError
 from cutout.files import storage
 from cutout.models import Cutout, CutoutVersion
@@ -115,6 +120,7 @@ def cutout_refine(
     parsed = engine.parse_hints(hints, width=cutout.width or 0, height=cutout.height or 0)
     opts = _version_options(cutout, options)
     render_options = engine.options_from_dict(opts)
+    refuse_paid_from_free(cutout, render_options)
     hints_json = engine.hints_as_json(parsed)
     key = hints_key(hints_json)
     started = time.perf_counter()

@@ -22,7 +22,7 @@ from django.utils import timezone
 from cutout import engine
 from cutout.cutouts import selectors
 from cutout.cutouts.engine_settings import engine_limits
-from cutout.cutouts.records import credits_for, with_background
+from cutout.cutouts.records import refuse_paid_from_free, with_background
 from cutout.cutouts.services import cutout_fail_with, dedup_key_for, result_metadata, save_file
 from cutout.engine.encode import EXTENSIONS  # the engine's one table of file extensions
 from cutout.models import Cutout
@@ -85,7 +85,7 @@ def cutout_rerender(
     if cutout.status != Cutout.Status.SUCCEEDED or not cutout.matte:
         raise engine.InvalidOption("Only a finished cutout can be rendered again.", field="cutout")
     options = with_background(options, background)
-    _refuse_paid_from_free(cutout, options)
+    refuse_paid_from_free(cutout, options)
     if options.has_bg_blur and not cutout.original:
         raise engine.InvalidOption(
             "This cutout's original was not kept, so its background cannot be blurred: upload "
@@ -143,21 +143,6 @@ def _rerender_source(cutout: Cutout, matte_bytes: bytes) -> Any:
         with cutout.original.open("rb") as handle:
             return engine.decode_image(handle.read(), engine_limits())
     return engine.decoded_from_stored_matte(matte_bytes)
-
-
-def _refuse_paid_from_free(cutout: Cutout, options: engine.Options) -> None:
-    """A free cutout (a preview, a watermarked test) has only free versions: otherwise a full,
-    unmarked result would come out of its stored matte for nothing."""
-    try:
-        made_free = credits_for(engine.options_from_dict(cutout_root(cutout).options)) == 0
-    except engine.EngineError:
-        made_free = False
-    if made_free and credits_for(options) > 0:
-        raise engine.InvalidOption(
-            "This cutout was a free preview or test, so its versions are too: upload the photo "
-            "again at full size (one credit) for other sizes or without the watermark.",
-            field="size",
-        )
 
 
 FORMAT_FILE_PREFIX = "format."  # cutout.files.retention keeps such files while their cutout lives

@@ -194,7 +194,7 @@ def test_errors(client, caller) -> None:
     )
     errors_of(post(client, caller.secret, src, size="giant"), 400, "invalid_size")
     # roi is honoured (a box hint: tests/api/test_refine.py); a malformed one is a 400.
-    errors_of(post(client, caller.secret, src, roi="left half"), 400, "invalid_roi")
+    errors_of(post(client, caller.secret, src, roi="10% 10% 90%"), 400, "invalid_roi")
     errors_of(
         post(client, caller.secret, src, bg_image_url="http://10.0.0.1/y.jpg"),
         400,

@@ -145,3 +145,16 @@ def test_a_free_cutout_has_only_free_versions(free) -> None:
     assert caught.value.field == "size"
     again = cutout_version(source=source, options=opts(bg_color="white", **free))
     assert again.credits_charged == 0 and balance(caller.workspace) == 3
+
+
+def test_a_free_preview_is_not_refined_into_a_paid_result() -> None:
+    from cutout.cutouts.refine import cutout_refine
+
+    caller = make_caller(credits=3)
+    source = create(caller, options=opts(size="preview"))
+    box = [{"kind": "box", "box": [20, 10, 140, 115]}]
+    with pytest.raises(engine.InvalidOption) as caught:
+        cutout_refine(cutout=source, hints=box, options=opts())  # full size: paid work
+    assert caught.value.field == "size"
+    refined = cutout_refine(cutout=source, hints=box)  # in its own (preview) options: fine
+    assert refined.credits_charged == 0 and balance(caller.workspace) == 3
