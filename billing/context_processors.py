@@ -12,13 +12,13 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
-from billing.selectors import Balance, balance_for
+from billing.selectors import Balance, balance_for, has_credit_history
 
 
 def credits(request: HttpRequest) -> dict[str, Any]:
     workspace = getattr(request, "workspace", None)
     if workspace is None:
-        return {"credits": None, "credits_low": False}
+        return {"credits": None, "credits_low": False, "credits_fresh": False}
 
     def load() -> Balance:
         return balance_for(workspace)
@@ -28,4 +28,12 @@ def credits(request: HttpRequest) -> dict[str, Any]:
     def low() -> bool:
         return bool(balance.balance <= settings.CUTOUT_LOW_BALANCE_THRESHOLD)
 
-    return {"credits": balance, "credits_low": SimpleLazyObject(low)}
+    def fresh() -> bool:
+        return not has_credit_history(workspace)
+
+    # A new workspace that never had credits: its banner is a first step, not a warning.
+    return {
+        "credits": balance,
+        "credits_low": SimpleLazyObject(low),
+        "credits_fresh": SimpleLazyObject(fresh),
+    }

@@ -71,3 +71,10 @@ class CheckoutFailed(BillingError):
 class PurchaseNotAllowed(BillingError):
     code = "purchase_not_allowed"
     default_message = "You cannot buy credits for this workspace."
+
+
+class TransferNotAllowed(BillingError):
+    """Credits move only between two different workspaces that the person moving them owns."""
+
+    code = "transfer_not_allowed"
+    default_message = "Only an owner of both workspaces can move credits between them."

@@ -159,6 +159,7 @@ class LedgerEntry(models.Model):
         DEBIT = "debit", "Cutout"
         REFUND = "refund", "Refund"
         ADJUSTMENT = "adjustment", "Adjustment"
+        TRANSFER = "transfer", "Transfer"  # between two workspaces: a pair of entries
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="ledger")
     kind = models.CharField(max_length=12, choices=Kind.choices)
@@ -187,6 +188,14 @@ class LedgerEntry(models.Model):
         on_delete=models.PROTECT,
         related_name="refunded_by",
         help_text="The debit this entry gives back",
+    )
+    counterparty = models.ForeignKey(
+        Workspace,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="A transfer's other workspace (where the credits went or came from)",
     )
     idempotency_key = models.CharField(max_length=255, unique=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

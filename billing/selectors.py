@@ -14,7 +14,7 @@ from django.db.models import Case, Count, F, Q, QuerySet, Sum, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from accounts.models import ApiKey, User, Workspace
+from accounts.models import ApiKey, Membership, Role, User, Workspace
 from billing.charts import PALETTE, Series
 from billing.models import CreditBalance, LedgerEntry, Payment, Reservation
 
@@ -27,6 +27,28 @@ class Balance:
     balance: int
     reserved: int
     available: int
+
+
+def owned_with_credits(user: User) -> list[tuple[Workspace, int]]:
+    """The workspaces ``user`` owns (personal first), each with its credits available."""
+    memberships = (
+        Membership.objects.filter(user=user, role=Role.OWNER)
+        .select_related("workspace")
+        .order_by("workspace__kind", "workspace__name", "workspace_id")
+    )
+    workspaces = [m.workspace for m in memberships]
+    rows = dict(
+        CreditBalance.objects.filter(workspace__in=workspaces).values_list(
+            "workspace_id", F("balance") - F("reserved")
+        )
+    )
+    return [(ws, int(rows.get(ws.pk, 0))) for ws in workspaces]
+
+
+def has_credit_history(workspace: Workspace) -> bool:
+    """Whether the workspace ever had credits (a new team has not: it starts with a step to add
+    some rather than an out-of-credits warning)."""
+    return LedgerEntry.objects.filter(workspace=workspace).exists()
 
 
 def balance_for(workspace: Workspace | int) -> Balance:
@@ -109,9 +131,27 @@ def _who(field: str) -> Case:
     return Case(When(refund_of__isnull=False, then=F(f"refund_of__{field}")), default=F(field))
 
 
+def workspace_labels(ids: list[int] | None = None) -> dict[int, str]:
+    """Staff's names for workspaces (all, or ``ids``), by name: the name, its owners and its slug,
+    so that the many workspaces called "Personal" can be told apart. Two queries."""
+    workspaces = Workspace.objects.order_by("name", "slug")
+    if ids is not None:
+        workspaces = workspaces.filter(pk__in=ids)
+    rows = list(workspaces.values_list("pk", "name", "slug"))
+    owners: dict[int, list[str]] = {}
+    for ws_id, email in Membership.objects.filter(
+        workspace_id__in=[pk for pk, _, _ in rows], role=Role.OWNER
+    ).values_list("workspace_id", "user__email"):
+        owners.setdefault(ws_id, []).append(email)
+    return {
+        pk: f"{name} · {', '.join(sorted(owners.get(pk, []))) or 'no owner'} ({slug})"
+        for pk, name, slug in rows
+    }
+
+
 def _group_labels(group: str, ids: list[int]) -> dict[object, str]:
     if group == "workspace":
-        return dict(Workspace.objects.filter(pk__in=ids).values_list("pk", "name"))
+        return dict(workspace_labels(ids).items())
     if group == "user":
         return dict(User.objects.filter(pk__in=ids).values_list("pk", "email"))
     if group == "api_key":

@@ -51,7 +51,7 @@ def context(request: HttpRequest) -> dict[str, Any]:
         "group": group,
         "groups": selectors.GROUPS,
         "workspace": workspace,
-        "workspaces": Workspace.objects.order_by("name").values_list("pk", "name"),
+        "workspaces": list(selectors.workspace_labels().items()),
         "rows": rows,
         "group_label": selectors.GROUPS[group],
         "totals": totals,

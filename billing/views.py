@@ -26,6 +26,7 @@ from accounts.decorators import workspace_required
 from accounts.middleware import MemberRequest
 from billing import errors, selectors, services, stripe_client, usage_report
 from billing.charts import bar_chart
+from billing.forms import TransferForm
 from billing.models import CreditPack, Payment, StripeEvent
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,19 @@ def billing(request: HttpRequest) -> HttpResponse:
     start = today - timedelta(days=29)
     problem = services.purchase_permission_problem(workspace=workspace, user=req.user)
     history = Paginator(selectors.ledger_for(workspace), 25).get_page(request.GET.get("page"))
+    owned = selectors.owned_with_credits(req.user)
+    transfer = None
+    if len(owned) > 1 and any(ws.pk == workspace.pk for ws, _ in owned):
+        others = [ws for ws, _ in owned if ws.pk != workspace.pk]
+        # Into this workspace from another by default; the other way round is one choice away.
+        transfer = TransferForm(
+            owned=owned,
+            initial={
+                "source": str(others[0].pk),
+                "target": str(workspace.pk),
+                "token": secrets.token_urlsafe(24),
+            },
+        )
     return render(
         request,
         "billing/billing.html",
@@ -59,6 +73,7 @@ def billing(request: HttpRequest) -> HttpResponse:
             "configured": stripe_client.is_configured(),
             "purchase_problem": problem,
             "checkout_token": secrets.token_urlsafe(24),
+            "transfer": transfer,
             "payments": selectors.payments_for(workspace).select_related("pack")[:20],
             "history": history,
             "chart": bar_chart(
@@ -97,6 +112,34 @@ def checkout(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("billing")
     return HttpResponseRedirect(payment.checkout_url, status=303)  # see other: GET it
+
+
+@workspace_required
+@require_POST
+def transfer(request: HttpRequest) -> HttpResponse:
+    """Move credits between two workspaces the person owns (a pair of ledger entries)."""
+    req = _member(request)
+    form = TransferForm(request.POST, owned=selectors.owned_with_credits(req.user))
+    if not form.is_valid():
+        first = next(iter(form.errors.values()))[0]
+        messages.error(request, f"Credits not moved: {first}")
+        return redirect("billing")
+    source, target = form.workspaces()
+    amount = form.cleaned_data["amount"]
+    try:
+        services.credits_transfer(
+            source=source,
+            target=target,
+            amount=amount,
+            actor_user=req.user,
+            idempotency_key=f"transfer:{req.user.pk}:{form.cleaned_data['token']}",
+        )
+    except errors.BillingError as exc:
+        messages.error(request, f"Credits not moved: {exc.message}")
+        return redirect("billing")
+    word = "credit" if amount == 1 else "credits"
+    messages.success(request, f"Moved {amount} {word} from {source.name} to {target.name}.")
+    return redirect("billing")
 
 
 @workspace_required

@@ -10,7 +10,8 @@ class CutoutConfig(AppConfig):
         # The Celery app, created here in every Django process (web, commands, tests) and not on
         # `import cutout`, so that the engine imports without Django or Celery. Creating it makes it
         # Celery's current app: @shared_task tasks then publish with our broker settings.
-        import cutout.celery  # noqa: F401
+        import cutout.celery
+        import cutout.checks  # noqa: F401  (registers the system checks)
 
         # Every process (web, worker, command) runs the engine with the configured threads and
         # model folder. Cheap: no model is loaded until first use (or a worker's preload).

@@ -14,7 +14,7 @@ from celery.signals import (
     worker_process_init,
 )
 
-from cutout.logging import new_request_id, request_id_var
+from cutout.requestid import new_request_id, request_id_var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cutout.settings")
 
@@ -47,6 +47,7 @@ app.conf.beat_schedule = {
     "reservations-expire": {"task": "cutout.tasks.reservations_expire", "schedule": 300.0},
     "jobs-requeue-stale": {"task": "cutout.tasks.jobs_requeue_stale", "schedule": 300.0},
     "cutouts-fail-stuck": {"task": "cutout.tasks.cutouts_fail_stuck", "schedule": 60.0},
+    "jobs-resume-waiting": {"task": "cutout.tasks.jobs_resume_waiting", "schedule": 60.0},
     "retention-sweep": {"task": "cutout.tasks.retention_sweep", "schedule": 3600.0},
 }
 

@@ -56,7 +56,7 @@ class Meaning:
     api_message: str = ""  # replaces the error's message in API answers
 
 
-_UNSUPPORTED = "{message} Use a JPG, PNG, WebP, AVIF, GIF, BMP or TIFF image. Nothing was charged."
+_UNSUPPORTED = "{message} Nothing was charged."  # the engine's message names what it reads
 _NO_CREDITS = (
     "Each cutout costs one credit and this workspace has none left. Buy a credit pack "
     "(or ask an admin to add credits) and try again. Nothing was charged."
@@ -99,6 +99,13 @@ ERRORS: dict[str, Meaning] = {
         "file_too_big",
     ),
     "image_too_small": Meaning("image_too_small", 400, "Image too small"),
+    "unknown_foreground": Meaning(
+        "unknown_foreground",
+        422,
+        "No subject found",
+        "{message} Try a photo with a clear subject (a person, a product, an animal). "
+        "Nothing was charged.",
+    ),
     "invalid_option": Meaning("invalid_parameter", 400, "Invalid option"),
     "model_missing": Meaning(
         "unavailable",

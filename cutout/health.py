@@ -33,7 +33,7 @@ def check_storage() -> dict[str, Any]:
     """One read-only request: the bucket answers to our keys (S3's HeadBucket), or the media
     folder exists and is writable by this process."""
     storage: Any = default_storage
-    backend = type(storage).__name__
+    backend = storage.__class__.__name__  # the class behind the lazy default_storage
     if hasattr(storage, "bucket_name") and hasattr(storage, "connection"):
         storage.connection.meta.client.head_bucket(Bucket=storage.bucket_name)
         return {"backend": backend, "bucket": storage.bucket_name}

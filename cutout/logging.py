@@ -8,11 +8,9 @@ path with secrets taken out (tokens in links, secret query parameters).
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
@@ -21,13 +19,10 @@ from django.http import HttpRequest, HttpResponse
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+from cutout.requestid import new_request_id, request_id_var
+
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 logger = logging.getLogger("cutout.request")
-
-
-def new_request_id() -> str:
-    return uuid.uuid4().hex
 
 
 def current_request_id() -> str:

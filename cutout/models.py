@@ -95,6 +95,9 @@ class Cutout(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     processing_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Set when a person deletes it from the library: hidden at once, restorable for a short while
+    # (cutout.cutouts.services.cutouts_restore), then purged by the retention sweep.
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     class Meta:
         ordering = ("-created_at",)
@@ -166,6 +169,7 @@ class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting for credits"  # nothing left to run but items waiting
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 
@@ -203,6 +207,8 @@ class JobItem(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        # Not run for want of credits; queued again by cutout.jobs.services.job_resume.
+        WAITING = "waiting", "Waiting for credits"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"
 

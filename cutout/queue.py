@@ -72,7 +72,9 @@ def queue_length() -> int | None:
             channel: Any = conn.default_channel
             declared = channel.queue_declare(queue=app.conf.task_default_queue, passive=True)
             return int(declared.message_count)
-    except Exception:  # a scrape must answer even when the broker does not
+    except Exception as exc:  # a scrape must answer even when the broker does not
+        if str(getattr(exc, "reply_code", "")) == "404" or "NOT_FOUND" in str(exc):
+            return 0  # no worker has declared the queue yet: nothing can be waiting in it
         logger.warning("could not read the broker queue length", exc_info=True)
         return None
 

@@ -52,12 +52,29 @@ class _Forward(Collector):
         yield from self.source.collect()
 
 
+# Loopback and the private ranges a monitoring network uses (RFC 1918, IPv6 unique local).
+# Not ipaddress's is_private: that also counts the documentation ranges and others as private.
+INTERNAL_NETWORKS = tuple(
+    ipaddress.ip_network(net)
+    for net in (
+        "127.0.0.0/8",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "::1/128",
+        "fc00::/7",
+    )
+)
+
+
 def _internal(address: str) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
-    return ip.is_loopback or ip.is_private
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in INTERNAL_NETWORKS if net.version == ip.version)
 
 
 def scrape_allowed(*, token: str, authorization: str, remote_addr: str, forwarded: bool) -> bool:

@@ -1,7 +1,9 @@
 """``GET /source``: the corresponding source of the running Cutout (AGPL-3.0 section 13).
 
-Operators who publish their source elsewhere set ``CUTOUT_SOURCE_URL`` and are redirected there;
-otherwise a checkout served from git streams ``git archive`` of the running commit.
+Operators who publish their source elsewhere set ``CUTOUT_SOURCE_URL`` and are redirected there.
+Otherwise the container image serves the archive of its build context, made when it was built
+(``CUTOUT_SOURCE_ARCHIVE``), and a checkout served from git streams ``git archive`` of the
+running commit.
 """
 
 from __future__ import annotations
@@ -9,14 +11,22 @@ from __future__ import annotations
 import subprocess
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.views.decorators.http import require_GET
 
 
 @require_GET
-def source(request: HttpRequest) -> HttpResponse:
+def source(request: HttpRequest) -> HttpResponseBase:
     if settings.CUTOUT_SOURCE_URL:
         return HttpResponseRedirect(settings.CUTOUT_SOURCE_URL)
+    if settings.CUTOUT_SOURCE_ARCHIVE:
+        return FileResponse(
+            open(settings.CUTOUT_SOURCE_ARCHIVE, "rb"),
+            as_attachment=True,
+            filename="cutout-source.tar.gz",
+            content_type="application/gzip",
+        )
     try:
         archive = subprocess.run(
             ["git", "archive", "--format=tar.gz", "--prefix=cutout/", "HEAD"],

@@ -129,6 +129,12 @@ def cutouts_fail_stuck() -> int:
     return cutout_sweeps.cutouts_fail_stuck()
 
 
+@shared_task(acks_late=True)
+def jobs_resume_waiting() -> int:
+    """Beat: queue the batch items that wait for credits where credits are available again."""
+    return sweeps.jobs_resume_waiting()
+
+
 @shared_task(bind=True, acks_late=True, max_retries=6, soft_time_limit=120, time_limit=150)
 def send_email(self: Any, message: dict[str, Any]) -> int:
     """Deliver one queued mail (:mod:`cutout.mail`); a mail server that fails is retried with

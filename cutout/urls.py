@@ -29,6 +29,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/", include(api.docs_patterns)),
     path("v1/", include(api.v1_patterns)),
     path("v1.0/", include(api.removebg_patterns)),
+    path("remove-background/", include(api.clipdrop_patterns)),
+    path("img-bg-removal/v1/", include(api.api4ai_patterns)),
 ]
 
 # Unhandled errors: an outage is a 503 page; unreadable requests answer JSON to JSON clients.

@@ -10,4 +10,6 @@ LAUNCH_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
 ]

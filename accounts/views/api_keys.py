@@ -1,6 +1,8 @@
 """The workspace's API keys: made, renamed, capped and revoked by owners and admins.
 
-A new key's secret is shown once, on the page that made it (never cached), and stored hashed.
+A new key's secret is shown once and stored hashed. Making a key is post/redirect/get: the POST
+puts the secret in the session for one reveal and redirects; the GET that follows takes it out
+and shows it (never cached), so reloading the page shows the list, not a second new key.
 """
 
 from __future__ import annotations
@@ -20,22 +22,34 @@ from accounts.middleware import MemberRequest
 from accounts.models import ApiKey
 from accounts.views.common import managed_object
 
+REVEAL_SESSION_KEY = "api_key_reveal"
+
+
+def _take_reveal(request: HttpRequest, req: MemberRequest) -> tuple[ApiKey | None, str]:
+    """The key made by the POST just before, and its secret, once (then gone from the session)."""
+    reveal = request.session.pop(REVEAL_SESSION_KEY, None)
+    key_id = reveal.get("id") if isinstance(reveal, dict) else None
+    if not isinstance(key_id, int):
+        return None, ""
+    key = selectors.api_keys_for_workspace(req.workspace).filter(pk=key_id).first()
+    return (key, str(reveal.get("secret", ""))) if key is not None else (None, "")
+
 
 @manager_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HttpRequest) -> HttpResponse:
     req = cast(MemberRequest, request)
     form = forms.ApiKeyForm(request.POST or None)
-    new_secret = ""
-    new_key: ApiKey | None = None
     if request.method == "POST" and form.is_valid():
-        new_key, new_secret = services.api_key_create(
+        made, secret = services.api_key_create(
             workspace=req.workspace,
             name=form.cleaned_data["name"],
             created_by=req.user,
             monthly_cap=form.cleaned_data["monthly_cap"],
         )
-        form = forms.ApiKeyForm()
+        request.session[REVEAL_SESSION_KEY] = {"id": made.pk, "secret": secret}
+        return redirect("api_keys")
+    new_key, new_secret = _take_reveal(request, req) if request.method == "GET" else (None, "")
     keys = selectors.api_keys_for_workspace(req.workspace).order_by(
         F("revoked_at").asc(nulls_first=True), "-created_at"
     )

@@ -29,7 +29,10 @@ def workspaces(request: HttpRequest) -> HttpResponse:
             workspace=workspace, user=req.user
         )
         switch_workspace(request, membership)
-        messages.success(request, f"Created {workspace.name}. Invite your teammates below.")
+        messages.success(
+            request,
+            f"Created {workspace.name}. Next: add credits (from Billing) and invite your teammates.",
+        )
         return redirect("team")
     memberships = selectors.memberships_for_user(req.user).annotate(
         member_count=Count("workspace__memberships")

@@ -10,7 +10,8 @@ what the first call did (for the same workspace and operation) and changes nothi
 The rooms, in the direction they import each other:
 
 - :mod:`~billing.services.notices`: the low-balance notice and its mail.
-- :mod:`~billing.services.ledger`: the ledger entry writer; grants, debits, refunds of debits.
+- :mod:`~billing.services.ledger`: the ledger entry writer; grants, debits, refunds of debits,
+  transfers between two workspaces of one owner.
 - :mod:`~billing.services.reservations`: reserve, capture, release (what paid work uses).
 - :mod:`~billing.services.stripe`: Stripe Checkout and one handler per Stripe event kind.
 
@@ -25,6 +26,7 @@ from billing.services.ledger import (
     credits_debit,
     credits_grant,
     credits_refund,
+    credits_transfer,
 )
 from billing.services.notices import low_balance_notice_send, receipt_send
 from billing.services.reservations import (
@@ -59,6 +61,7 @@ __all__ = [
     "credits_release",
     "credits_release_held",
     "credits_reserve",
+    "credits_transfer",
     "low_balance_notice_send",
     "purchase_permission_problem",
     "receipt_send",

@@ -3,7 +3,8 @@
 ``_locked_balance`` and ``_write_entry`` are the only code that moves a ``CreditBalance`` row;
 reservations (:mod:`billing.services.reservations`) and Stripe refunds
 (:mod:`billing.services.stripe`) write through them too. Grants, debits and refunds of debits are
-the public services here; each is idempotent on its key (see :mod:`billing.services`).
+the public services here, and transfers between two workspaces of one owner; each is idempotent
+on its key (see :mod:`billing.services`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 
+from accounts.models import Membership, Role
 from billing import errors
 from billing.models import CreditBalance, LedgerEntry, Payment
 from billing.services.notices import low_balance_note
@@ -84,6 +86,7 @@ def _write_entry(
     job: Job | None = None,
     payment: Payment | None = None,
     refund_of: LedgerEntry | None = None,
+    counterparty: Workspace | None = None,
 ) -> LedgerEntry:
     """Append one entry and move the (locked) balance row with it."""
     old_balance = row.balance
@@ -105,6 +108,7 @@ def _write_entry(
         job=job,
         payment=payment,
         refund_of=refund_of,
+        counterparty=counterparty,
         idempotency_key=idempotency_key,
     )
     row.balance = new_balance
@@ -226,3 +230,78 @@ def credits_refund(
             job=entry.job,
             refund_of=entry,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Moving credits between workspaces
+
+
+def _owns(user: User, workspace: Workspace) -> bool:
+    return Membership.objects.filter(workspace=workspace, user=user, role=Role.OWNER).exists()
+
+
+def credits_transfer(
+    *,
+    source: Workspace,
+    target: Workspace,
+    amount: int,
+    actor_user: User,
+    idempotency_key: str,
+    note: str = "",
+) -> tuple[LedgerEntry, LedgerEntry]:
+    """Move ``amount`` available credits from ``source`` to ``target``: one transfer entry on
+    each side (``-amount`` and ``+amount``, each naming the other workspace), in one transaction.
+
+    ``actor_user`` must own both (:class:`~billing.errors.TransferNotAllowed` otherwise);
+    :class:`~billing.errors.InsufficientCredits` when ``source`` has fewer available. Both
+    balance rows are locked in the order of their workspace ids, whichever way the credits go,
+    so two opposite transfers cannot deadlock. The same key returns the first pair, moving
+    nothing more.
+    """
+    _check_amount(amount)
+    _check_key(idempotency_key)
+    if source.pk == target.pk or not (_owns(actor_user, source) and _owns(actor_user, target)):
+        raise errors.TransferNotAllowed()
+    keys = (f"{idempotency_key}:out", f"{idempotency_key}:in")
+    found = _existing_transfer(keys, source=source, target=target, amount=amount)
+    if found is not None:
+        return found
+    with transaction.atomic():
+        rows = {pk: _locked_balance(pk) for pk in sorted((source.pk, target.pk))}
+        found = _existing_transfer(keys, source=source, target=target, amount=amount)
+        if found is not None:
+            return found
+        if rows[source.pk].available < amount:
+            raise errors.InsufficientCredits(needed=amount, available=rows[source.pk].available)
+        suffix = f": {note}" if note else ""
+        out = _write_entry(
+            rows[source.pk],
+            kind=Kind.TRANSFER,
+            amount=-amount,
+            reason=f"To {target.name}{suffix}",
+            idempotency_key=keys[0],
+            actor_user=actor_user,
+            counterparty=target,
+        )
+        into = _write_entry(
+            rows[target.pk],
+            kind=Kind.TRANSFER,
+            amount=amount,
+            reason=f"From {source.name}{suffix}",
+            idempotency_key=keys[1],
+            actor_user=actor_user,
+            counterparty=source,
+        )
+    return out, into
+
+
+def _existing_transfer(
+    keys: tuple[str, str], *, source: Workspace, target: Workspace, amount: int
+) -> tuple[LedgerEntry, LedgerEntry] | None:
+    out = _existing_entry(keys[0], workspace_id=source.pk, kind=Kind.TRANSFER, amount=-amount)
+    if out is None:
+        return None
+    into = _existing_entry(keys[1], workspace_id=target.pk, kind=Kind.TRANSFER, amount=amount)
+    if into is None:  # written together or not at all; a half pair is someone else's key
+        raise errors.IdempotencyConflict()
+    return out, into

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from billing.selectors import balance_for
 from cutout import engine
 from cutout.api import common
 from cutout.api.errors import ApiError
@@ -104,6 +105,12 @@ ERRORS: dict[str, tuple[int, str, str, str]] = {
         "The image resolution is not supported.",
     ),
     "fetch_failed": (400, "ERROR_PARAMETERS", "ERROR_PARAMETERS", "Invalid parameters."),
+    "unknown_foreground": (
+        422,
+        "ERROR_NO_RECOGNITION_TARGET_DETECTED",
+        "ERROR_NO_RECOGNITION_TARGET_DETECTED",
+        "No recognition target detected in the image.",
+    ),
     "insufficient_credits": (
         429,
         "ERROR_NOT_ENOUGH_CREDITS",
@@ -116,11 +123,14 @@ ERRORS: dict[str, tuple[int, str, str, str]] = {
         "ERROR_NOT_ENOUGH_CREDITS",
         "The API KEY's monthly credit cap is reached.",
     ),
+    # AILab's error table has 429 for "insufficient credits" (above) and its only throttling
+    # code at 503: so the rate limit answers that (with Retry-After), and a client can tell the
+    # two apart by status (docs/api.md).
     "rate_limited": (
-        429,
-        "ERROR_RATE_LIMIT_EXCEEDED",
-        "ERROR_RATE_LIMIT_EXCEEDED",
-        "Too many requests.",
+        503,
+        "AI_SERVICE_FLOW_RESTRICTION",
+        "AI_SERVICE_FLOW_RESTRICTION",
+        "The service is busy: too many requests; retry after Retry-After seconds.",
     ),
     "not_found": (
         404,
@@ -281,3 +291,25 @@ def food(request: HttpRequest) -> HttpResponse:
 @common.api_view(DIALECT)
 def commodity(request: HttpRequest) -> HttpResponse:
     return _view(ENDPOINTS["commodity"], request)
+
+
+@common.api_view(DIALECT, methods=("GET",))
+def query_credits(request: HttpRequest) -> HttpResponse:
+    """``GET /api/common/query-credits`` (the official SDK's ``commonQueryCredits``): AILab's
+    envelope with ``data`` a list of one balance, the workspace's available credits."""
+    key = common.api_workspace_key(request)
+    available = balance_for(key.workspace).available
+    body = envelope(status=200, log_id=current_request_id())
+    body["data"] = [
+        {
+            "unique_sign": "cutout",
+            "name": "Cutout credits",
+            "balance": available,
+            "total": available,
+            "last_recharge_balance": 0,
+            "balance_warning": 0,
+            "first_buy_time": 0,
+            "last_update_time": 0,
+        }
+    ]
+    return JsonResponse(body)

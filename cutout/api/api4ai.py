@@ -49,6 +49,7 @@ IMAGE_KINDS = {
     "image_too_small": "Image is too small.",
     "image_too_large": "Image resolution is too large: the maximum is 4096x4096.",
     "fetch_failed": "Can not load image from url.",
+    "unknown_foreground": "Could not identify a foreground in the image.",
 }
 
 

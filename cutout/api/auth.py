@@ -1,11 +1,15 @@
 """API key authentication for every dialect.
 
 Each dialect reads its own header (``ailabapi-api-key``, ``X-Api-Key``, ``X-RapidAPI-Key``...);
-``Authorization: Bearer <key>`` works everywhere. Keys are workspace API keys from accounts.
+``Authorization: Bearer <key>`` works everywhere, and so does HTTP Basic with the key as the
+password (Pixian's ``-u id:secret``; the user name is not checked). Keys are workspace API keys
+from accounts.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
 
 from django.conf import settings
@@ -22,6 +26,12 @@ def presented_key(request: HttpRequest, headers: Sequence[str]) -> str:
     scheme, _, value = auth.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        return decoded.partition(":")[2].strip()
     for header in headers:
         value = request.headers.get(header, "").strip()
         if value:

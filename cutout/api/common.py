@@ -33,7 +33,7 @@ from accounts.models import ApiKey
 from billing.selectors import balance_for
 from cutout import engine
 from cutout.api import ratelimit
-from cutout.api.auth import authenticate
+from cutout.api.auth import authenticate, presented_key
 from cutout.api.errors import ApiError, from_exception
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.services import cutout_create
@@ -118,7 +118,9 @@ def api_view(
                         request, dialect.auth_headers, anonymous_setting=dialect.anonymous_setting
                     )
                     request.api_key = api_key  # type: ignore[attr-defined]
-                    limit = ratelimit.hit(api_key.prefix)
+                    limit = _anonymous_limit(request, dialect, api_key)
+                    if limit is None:
+                        limit = ratelimit.hit(api_key.prefix)
                     if limit is not None and not limit.allowed:
                         raise ApiError(
                             "rate_limited",
@@ -137,6 +139,27 @@ def api_view(
         return cast(View, csrf_exempt(wrapper))
 
     return decorate
+
+
+def _anonymous_limit(
+    request: HttpRequest, dialect: Dialect, api_key: ApiKey
+) -> ratelimit.RateLimit | None:
+    """For a key-less call served by the dialect's anonymous key: its own rate limit
+    (``<setting>_RATE_LIMIT`` per window) and monthly cap (``<setting>_MONTHLY_CAP`` requests),
+    apart from the key's, so key-less callers cannot use up what the key's owner allowed itself.
+    None for every other call."""
+    setting = dialect.anonymous_setting
+    if not setting or presented_key(request, dialect.auth_headers):
+        return None
+    base = setting.removesuffix("_KEY")
+    cap = int(getattr(settings, f"{base}_MONTHLY_CAP", 0) or 0)
+    if cap > 0 and not ratelimit.monthly_hit(f"anonymous:{api_key.prefix}", cap):
+        raise ApiError(
+            "monthly_cap_exceeded",
+            f"Calls without an API key reached this month's cap ({cap}); send an API key.",
+        )
+    rate = int(getattr(settings, f"{base}_RATE_LIMIT", 0) or 0)
+    return ratelimit.hit(f"anonymous:{api_key.prefix}", limit=rate) if rate > 0 else None
 
 
 def error_response(dialect: Dialect, request: HttpRequest, exc: BaseException) -> HttpResponse:
@@ -232,6 +255,67 @@ def fetch_url(url: str, *, max_bytes: int) -> tuple[bytes, str]:
     return fetched.data, fetched.filename
 
 
+def fetch_background(url: str, *, field: str) -> bytes:
+    """A background picture from a caller's URL (SSRF-guarded like the image); a failure is
+    ``fetch_failed`` naming ``field``, so a dialect can tell it from the image's own."""
+    try:
+        return fetch_image(url, max_bytes=int(settings.CUTOUT_MAX_UPLOAD_BYTES)).data
+    except Exception as exc:
+        error = from_exception(exc)
+        if error is None or error.kind not in (
+            "fetch_failed",
+            "file_too_large",
+            "unsupported_format",
+        ):
+            raise
+        raise ApiError(
+            "fetch_failed", f"The background image was not fetched: {error.message}", field=field
+        ) from None
+
+
+def media_preference(accept: str, media: str) -> tuple[float, int]:
+    """(q-value, specificity) that ``accept`` gives ``media`` from its most specific matching
+    range: specificity 2 for the type itself, 1 for ``type/*``, 0 for ``*/*``, -1 for none."""
+    kind = media.split("/", 1)[0]
+    best, best_rank = 0.0, -1
+    for part in accept.split(","):
+        pieces = [p.strip() for p in part.split(";")]
+        rng = pieces[0].lower()
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(value)))
+                except ValueError:
+                    q = 0.0
+        rank = 2 if rng == media else 1 if rng == f"{kind}/*" else 0 if rng == "*/*" else -1
+        if rank > best_rank:
+            best, best_rank = q, rank
+    return (best if best_rank >= 0 else 0.0), best_rank
+
+
+def media_quality(accept: str, media: str) -> float:
+    """The q-value ``accept`` gives ``media`` (0 if nothing matches)."""
+    return media_preference(accept, media)[0]
+
+
+def remaining_credits(request: HttpRequest) -> int:
+    """The available credits of the authenticated key's workspace."""
+    return int(balance_for(api_workspace_key(request).workspace).available)
+
+
+def prefers_json(request: HttpRequest, images: Sequence[str] = ("image/png",)) -> bool:
+    """Whether the request's ``Accept`` prefers JSON to every image type: a strictly higher
+    q-value. ``*/*`` and ``image/*`` count for the image, so axios's default
+    ``application/json, text/plain, */*`` is a tie, and a tie (or no Accept) gets the image."""
+    accept = request.headers.get("Accept", "")
+    if not accept.strip():
+        return False
+    json_q = media_quality(accept, "application/json")
+    return json_q > 0 and json_q > max(media_quality(accept, m) for m in images)
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     format: str  # Pillow's name: JPEG, PNG, BMP, WEBP, GIF, TIFF, ...
@@ -281,11 +365,13 @@ def run_cutout(
     data: bytes,
     options: Any,
     input_name: str = "",
+    background: bytes | None = None,
     hints: Any = None,
     roi: str | None = None,
 ) -> Any:
     """Create the cutout for the authenticated key (a thin call into the service), under the
-    request's ``Idempotency-Key`` if it sent one; ``hints`` / ``roi`` refine it at once."""
+    request's ``Idempotency-Key`` if it sent one (on ``background``, a picture, if given);
+    ``hints`` / ``roi`` refine it at once."""
     api_key = api_workspace_key(request)
     return cutout_create(
         workspace=api_key.workspace,
@@ -296,6 +382,7 @@ def run_cutout(
         dialect=dialect.name,
         input_name=input_name[:255],
         idempotency_key=idempotency_key(request),
+        background=background,
         hints=hints,
         roi=roi,
     )

@@ -24,6 +24,7 @@ KINDS: dict[str, int] = {
     "invalid_image": 400,
     "image_too_small": 400,
     "image_too_large": 400,
+    "unknown_foreground": 400,
     "fetch_failed": 400,
     "insufficient_credits": 402,
     "monthly_cap_exceeded": 402,

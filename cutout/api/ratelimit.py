@@ -104,3 +104,24 @@ def hit(key: str, *, limit: int | None = None, window: int | None = None) -> Rat
     return RateLimit(
         limit=limit, remaining=max(limit - count, 0), reset=reset, allowed=count <= limit
     )
+
+
+MONTH_S = 32 * 24 * 3600  # a month's counter outlives the month
+
+
+def monthly_hit(key: str, cap: int) -> bool:
+    """Count one request for ``key`` in this calendar month (UTC); whether it is within ``cap``.
+    Best effort like :func:`hit`: a counter outage lets the request through."""
+    month = time.strftime("%Y-%m", time.gmtime())
+    cache_key = f"{KEY_PREFIX}{key}:month:{month}"
+    cache = backend()
+    try:
+        cache.add(cache_key, 0, timeout=MONTH_S)
+        count = int(cache.incr(cache_key))
+    except ValueError:
+        cache.set(cache_key, 1, timeout=MONTH_S)
+        count = 1
+    except Exception:
+        logger.exception("monthly counter unavailable; request let through")
+        return True
+    return count <= cap

@@ -1,20 +1,24 @@
 """remove.bg API v1.0 dialect: ``POST /v1.0/removebg``.
 
 Input as multipart/form-data, application/x-www-form-urlencoded or JSON: exactly one of
-``image_file``, ``image_file_b64``, ``image_url``; options ``size`` (preview/small/regular = 0.25 MP,
-medium = 1.5 MP, hd = 4 MP, full/4k/auto/50MP = original), ``type`` (echoed in ``X-Type``;
-``auto`` answers ``other``), ``format`` (auto/png/jpg/webp/zip), ``channels`` (rgba/alpha),
-``crop``, ``crop_margin`` (px or %, 1/2/4 values), ``bg_color`` (hex with or without ``#``, or a
-colour name), ``add_shadow``; ``roi`` ("x1 y1 x2 y2" in px or %: only its inside can be foreground, a box hint of
-guided refinement); ``type_level``, ``semitransparency`` and the default values of ``scale`` and
-``position`` are accepted; other values of those, and background images,
-are refused with a clear error rather than silently ignored.
+``image_file``, ``image_file_b64``, ``image_url``; options ``size`` (preview/small/regular = 0.25 MP
+and free, medium = 1.5 MP, hd = 4 MP, full/4k/auto/50MP = original, which the input cap keeps at
+25 MP), ``type`` (echoed in ``X-Type``; ``auto`` answers ``other``; ``type_level=none`` leaves the
+header out), ``format`` (auto/png/jpg/webp/zip), ``channels`` (rgba/alpha), ``crop``,
+``crop_margin`` (px or %, 1/2/4 values), ``scale``, ``position``, a background: ``bg_color``
+(hex with or without ``#``, or a colour name), ``bg_image_file`` or ``bg_image_url`` (scaled to
+cover the canvas), ``shadow_type`` (``none``, ``drop``; ``3D``/``car``/``auto``/``natural`` draw
+our natural shadow) with ``shadow_opacity`` 0-100 and the older ``add_shadow``;
+``semitransparency=false`` hardens the matte; ``roi`` ("x1 y1 x2 y2" in px or %: only its inside
+can be foreground, a box hint of guided refinement); ``type_level`` and ``shadow_method`` are
+accepted.
 
 Header ``X-Api-Key`` (or ``Authorization: Bearer``). The image comes back as the body, or as
 ``{"data": {"result_b64", "foreground_top", "foreground_left", "foreground_width",
 "foreground_height"}}`` with ``Accept: application/json``; headers ``X-Type``, ``X-Width``,
 ``X-Height``, ``X-Credits-Charged``, ``X-Foreground-Top/Left/Width/Height``.
-Errors: ``{"errors": [{"title", "code", "detail"?}]}`` with 400, 402, 403 or 429.
+Errors: ``{"errors": [{"title", "code", "detail"?}]}`` with 400, 402, 403 or 429; a bad option's
+code is remove.bg's own (``invalid_size``, ``invalid_scale``, ``multiple_bg_sources``...).
 
 ``GET /v1.0/account`` answers remove.bg's ``{"data": {"attributes": {"credits": {...}, "api":
 {...}}}}`` with the workspace's available credits.
@@ -23,7 +27,6 @@ Errors: ``{"errors": [{"title", "code", "detail"?}]}`` with 400, 402, 403 or 429
 from __future__ import annotations
 
 import base64
-import math
 import re
 from typing import Any
 
@@ -53,6 +56,32 @@ TYPES = ("auto", "person", "product", "car", "animal", "graphic", "transportatio
 FORMATS = ("auto", "png", "jpg", "jpeg", "webp", "zip")
 CHANNELS = ("rgba", "alpha")
 TYPE_LEVELS = ("none", "1", "2", "latest", "")
+# shadow_type -> the engine's shadow (None: no shadow). remove.bg's current list is not in any
+# copy we could read (docs/api.md); these are the values its clients are seen sending.
+SHADOW_TYPES: dict[str, str | None] = {
+    "none": None,
+    "drop": "drop",
+    "natural": "natural",
+    "3d": "natural",
+    "car": "natural",
+    "auto": "natural",
+}
+# An invalid option's field -> remove.bg's error code for it.
+FIELD_CODES = {
+    name: f"invalid_{name}"
+    for name in (
+        "size",
+        "format",
+        "channels",
+        "crop_margin",
+        "scale",
+        "position",
+        "bg_color",
+        "semitransparency",
+        "roi",
+        "bg_image_url",
+    )
+}
 DEFAULT_ROI = {"", "0% 0% 100% 100%", "0 0 100% 100%"}
 _HEX = re.compile(r"[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8}")
 
@@ -65,11 +94,12 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "invalid_parameter": (400, "invalid_parameter", "Invalid parameter"),
     "file_too_large": (400, "file_too_large", "File too large"),
     "request_too_large": (413, "file_too_large", "Request too large"),
-    "unsupported_format": (400, "invalid_image_format", "Unsupported image format"),
+    "unsupported_format": (400, "invalid_file_type", "Unsupported image format"),
     "invalid_image": (400, "failed_to_read_image", "Failed to read image"),
     "image_too_small": (400, "resolution_too_low", "Input image resolution too low"),
     "image_too_large": (400, "resolution_too_high", "Input image resolution too high"),
-    "fetch_failed": (400, "failed_to_download_image", "Failed to download image from URL"),
+    "unknown_foreground": (400, "unknown_foreground", "Could not identify foreground in image"),
+    "fetch_failed": (400, "failed_image_download", "Failed to download image from URL"),
     "insufficient_credits": (402, "insufficient_credits", "Insufficient credits"),
     "monthly_cap_exceeded": (
         402,
@@ -91,6 +121,10 @@ class RemoveBg(common.Dialect):
 
     def error_response(self, request: HttpRequest, error: ApiError) -> HttpResponse:
         status, code, title = ERRORS[error.kind]
+        if error.kind == "invalid_parameter":
+            code = error.extra.get("removebg_code") or FIELD_CODES.get(error.field or "", code)
+        elif error.kind == "fetch_failed" and error.field == "bg_image_url":
+            code, title = "failed_bg_download", "Failed to download background image from URL"
         item: dict[str, Any] = {"title": title, "code": code}
         detail = error.message if error.message != title else ""
         if detail:
@@ -130,40 +164,68 @@ def _bg_color(value: str) -> str | None:
     return value
 
 
-def max_side_for(size: str, width: int, height: int) -> int | str:
-    """remove.bg sizes are megapixel caps; the engine wants a longest side."""
+def size_for(size: str) -> str:
+    """remove.bg sizes are megapixel budgets, which the engine takes as they are (``0.25mp``):
+    a 0.25 MP preview is free whatever the input's size."""
     megapixels = SIZES[size]
-    if megapixels is None or width * height <= megapixels * 1_000_000:
-        return "full"
-    scale = math.sqrt(megapixels * 1_000_000 / (width * height))
-    return max(32, math.floor(max(width, height) * scale))
+    return "full" if megapixels is None else f"{megapixels:g}mp"
 
 
-def build_options(params: dict[str, Any], info: common.ImageInfo) -> tuple[engine.Options, str]:
+def _shadow(params: dict[str, Any]) -> tuple[str | None, float]:
+    """(engine shadow type or None, opacity 0..1) from shadow_type/shadow_opacity/add_shadow."""
+    given = _text(params, "shadow_type")
+    if given:
+        kind = SHADOW_TYPES.get(given.lower(), "?")
+        if kind == "?":
+            raise ApiError(
+                "invalid_parameter",
+                f"shadow_type={given!r} is not supported: use none, drop, natural, 3D, car or auto.",
+                field="shadow_type",
+            )
+    elif common.parse_bool(_text(params, "add_shadow", "false"), field="add_shadow"):
+        kind = "natural"
+    else:
+        kind = None
+    opacity_text = _text(params, "shadow_opacity").lower()
+    if opacity_text in ("", "auto"):
+        return kind, 0.5
+    try:
+        opacity = float(opacity_text)
+    except ValueError:
+        opacity = -1.0
+    if not 0.0 <= opacity <= 100.0:
+        raise ApiError(
+            "invalid_parameter",
+            "shadow_opacity must be 0 to 100 (or auto).",
+            field="shadow_opacity",
+        )
+    return kind, opacity / 100.0
+
+
+def build_options(
+    params: dict[str, Any], *, background: bool = False
+) -> tuple[engine.Options, str | None]:
+    """The engine's options and the ``X-Type`` to answer (None: no header)."""
     size = _choice(params, "size", tuple(SIZES), "preview")
     kind = _choice(params, "type", TYPES, "auto")
-    _choice(params, "type_level", TYPE_LEVELS, "")
+    type_level = _choice(params, "type_level", TYPE_LEVELS, "")
+    _text(params, "shadow_method")  # removed by remove.bg in 2021; old clients still send it
     fmt = _choice(params, "format", FORMATS, "auto")
     channels = _choice(params, "channels", CHANNELS, "rgba")
     crop = common.parse_bool(_text(params, "crop", "false"), field="crop")
-    shadow = common.parse_bool(_text(params, "add_shadow", "false"), field="add_shadow")
-    common.parse_bool(_text(params, "semitransparency", "true"), field="semitransparency")
+    shadow, opacity = _shadow(params)
+    semi = common.parse_bool(_text(params, "semitransparency", "true"), field="semitransparency")
     crop_margin = _text(params, "crop_margin", "0") or "0"
     bg_color = _bg_color(_text(params, "bg_color"))
-    if _text(params, "scale", "original").lower() not in ("original", "100%", ""):
-        raise ApiError(
-            "invalid_parameter", "scale is not supported (only 'original').", field="scale"
-        )
-    if _text(params, "position", "original").lower() not in ("original", ""):
-        raise ApiError(
-            "invalid_parameter", "position is not supported (only 'original').", field="position"
-        )
-    if _text(params, "bg_image_url") or _text(params, "bg_image_file"):
+    if bg_color is not None and background:
         raise ApiError(
             "invalid_parameter",
-            "Background images are not supported: use bg_color.",
-            field="bg_image_url",
+            "Please provide either the bg_color, the bg_image_url or the bg_image_file parameter.",
+            field="bg_color",
+            extra={"removebg_code": "multiple_bg_sources"},
         )
+    scale = _text(params, "scale", "original") or "original"
+    position = _text(params, "position") or ("center" if scale != "original" else "original")
 
     if channels == "alpha":
         mode = "mask"
@@ -173,7 +235,7 @@ def build_options(params: dict[str, Any], info: common.ImageInfo) -> tuple[engin
     else:
         mode = "shadow" if shadow else "transparent"
         out_channels = None
-        opaque = False
+        opaque = background
         if bg_color is not None:
             opaque = engine.parse_color(bg_color)[3] == 255
         if fmt == "auto":
@@ -187,12 +249,38 @@ def build_options(params: dict[str, Any], info: common.ImageInfo) -> tuple[engin
         format=out_format,
         channels=out_channels,
         bg_color=bg_color,
-        size=max_side_for(size, info.width, info.height),
+        size=size_for(size),
         crop=crop,
         crop_margin=crop_margin,
+        scale=scale,
+        position=position,
+        semitransparency=semi,
+        shadow_type=shadow or "natural",
+        shadow_opacity=opacity,
         pipeline=default_pipeline(),
     )
+    if type_level == "none":
+        return options, None
     return options, ("other" if kind == "auto" else kind)
+
+
+def read_background(params: dict[str, Any], files: MultiValueDict[str, Any]) -> bytes | None:
+    """The bytes of ``bg_image_file`` or ``bg_image_url`` (at most one), or None."""
+    upload = files.get("bg_image_file")
+    url = _text(params, "bg_image_url")
+    if upload is not None and url:
+        raise ApiError(
+            "invalid_parameter",
+            "Please provide either the bg_color, the bg_image_url or the bg_image_file parameter.",
+            field="bg_image_url",
+            extra={"removebg_code": "multiple_bg_sources"},
+        )
+    if upload is not None:
+        max_bytes = int(settings.CUTOUT_MAX_UPLOAD_BYTES)
+        return common.read_upload(upload, max_bytes=max_bytes, what="background image")
+    if url:
+        return common.fetch_background(url, field="bg_image_url")
+    return None
 
 
 def read_source(params: dict[str, Any], files: MultiValueDict[str, Any]) -> tuple[bytes, str]:
@@ -225,8 +313,9 @@ def read_source(params: dict[str, Any], files: MultiValueDict[str, Any]) -> tupl
 
 
 def wants_json(request: HttpRequest) -> bool:
-    accept = request.headers.get("Accept", "")
-    return "application/json" in accept and not accept.strip().startswith("image/")
+    """JSON only when ``Accept`` prefers it to images (remove.bg's own axios sample sends
+    ``application/json, text/plain, */*`` and saves the body as ``no-bg.png``)."""
+    return common.prefers_json(request, ("image/png", "image/jpeg", "image/webp"))
 
 
 @common.api_view(DIALECT, methods=("GET",))
@@ -258,8 +347,9 @@ def account(request: HttpRequest) -> HttpResponse:
 def removebg(request: HttpRequest) -> HttpResponse:
     params, files = common.request_params(request)
     data, name = read_source(params, files)
-    info = common.peek_image(data)
-    options, kind = build_options(params, info)
+    common.peek_image(data)  # a clear error for a file that is not an image, before anything
+    background = read_background(params, files)
+    options, kind = build_options(params, background=background is not None)
     roi = _text(params, "roi")
     cutout = common.run_cutout(
         request,
@@ -267,6 +357,7 @@ def removebg(request: HttpRequest) -> HttpResponse:
         data=data,
         options=options,
         input_name=name,
+        background=background,
         roi=None if roi in DEFAULT_ROI else roi,
     )
     box = cutout.metadata.get("bbox") or {}
@@ -285,7 +376,8 @@ def removebg(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(result, content_type=cutout.result_content_type)
         ext = str(cutout.result.name).rsplit(".", 1)[-1]
         response["Content-Disposition"] = f'inline; filename="no-bg.{ext}"'
-    response["X-Type"] = kind
+    if kind is not None:
+        response["X-Type"] = kind
     response["X-Width"] = str(cutout.result_width)
     response["X-Height"] = str(cutout.result_height)
     response["X-Foreground-Top"] = str(fg["foreground_top"])

@@ -44,6 +44,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "invalid_image": (400, "validation_error"),
     "image_too_small": (400, "validation_error"),
     "image_too_large": (400, "validation_error"),
+    "unknown_foreground": (400, "unknown_foreground"),
     "fetch_failed": (400, "validation_error"),
     "insufficient_credits": (402, "payment_required"),
     "monthly_cap_exceeded": (402, "payment_required"),
@@ -109,6 +110,8 @@ def build_options(request: HttpRequest) -> engine.Options:
     size = _choice(request, "size", SIZES, "full")
     crop = common.parse_bool(request.POST.get("crop", "false"), field="crop")
     bg_color = request.POST.get("bg_color", "").strip() or None
+    if bg_color is not None:
+        engine.parse_color(bg_color)  # checked whatever channels says (it is used only for rgb)
     if fmt == "jpeg":
         channels = "rgb"  # JPEG has no transparency: it is composed on bg_color (white)
     if channels == "rgb":

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any
 
 from django.core.files.base import ContentFile
 
+from cutout import engine
 from cutout.models import Cutout, CutoutVersion
 
 
@@ -49,3 +51,22 @@ def stored_names(cutouts: list[Cutout]) -> list[str]:
     for matte, result in versions.values_list("matte", "result"):
         names.extend(name for name in (matte, result) if name)
     return list(dict.fromkeys(names))
+
+
+def credits_for(options: engine.Options) -> int:
+    """What one cutout in ``options`` costs: 0 for a preview (an output of at most 0.25 MP
+    whatever the input; remove.bg and Photoroom charge a quarter credit for theirs, which an
+    integer ledger cannot hold) or a watermarked test result, 1 for everything else."""
+    return 0 if options.is_preview or options.watermark else 1
+
+
+def with_background(options: engine.Options, background: bytes | None) -> engine.Options:
+    """``options`` naming ``background`` by its sha256 (so requests on other pictures differ)."""
+    if background is None:
+        if options.bg_image is not None:
+            raise engine.InvalidOption(
+                "bg_image names a background picture, but none was sent", field="bg_image"
+            )
+        return options
+    digest = hashlib.sha256(background).hexdigest()
+    return dataclasses.replace(options, bg_image=f"sha256:{digest}")

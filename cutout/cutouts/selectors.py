@@ -22,7 +22,8 @@ def as_uuid(value: Any) -> uuid.UUID | None:
 
 
 def cutouts_for_workspace(workspace: Workspace) -> QuerySet[Cutout]:
-    return Cutout.objects.filter(workspace=workspace)
+    """The workspace's cutouts, less those deleted from the library (see cutouts.trash)."""
+    return Cutout.objects.filter(workspace=workspace, deleted_at__isnull=True)
 
 
 def originals(qs: QuerySet[Cutout]) -> QuerySet[Cutout]:
@@ -67,7 +68,7 @@ def cutout_get(*, workspace: Workspace, cutout_id: Any) -> Cutout | None:
     pk = as_uuid(cutout_id)
     if pk is None:
         return None
-    return Cutout.objects.filter(workspace=workspace, pk=pk).first()
+    return cutouts_for_workspace(workspace).filter(pk=pk).first()
 
 
 def cutout_versions(root: Cutout, *, limit: int = 24) -> list[Cutout]:

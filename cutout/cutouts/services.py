@@ -5,11 +5,14 @@
 1. An idempotency key seen before returns that cutout again (one charge, same result).
 2. Input seen before in the workspace with the same options is served from the stored result:
    a new record, credits_charged 0 (dedup is free).
-3. The image is decoded and checked **before** any credit is touched, so bad input costs nothing.
+3. The image (and a background picture, if any) is decoded and checked **before** any credit is
+   touched, so bad input costs nothing.
 4. A short transaction creates the record and reserves one credit (the reservation refuses when
-   the workspace has no credit or the key reached its cap, before any model work).
-5. The model runs **outside** any transaction; the matte, the result (and the original, only if
-   the workspace keeps originals) are written to storage.
+   the workspace has no credit or the key reached its cap, before any model work). A preview
+   (an output the size option bounds to 0.25 MP, see :func:`credits_for`) is free: no reservation.
+5. The model runs **outside** any transaction; a matte with no subject in it stops here
+   (``unknown_foreground``); the matte, the result (and the original, only if the workspace keeps
+   originals) are written to storage.
 6. A short transaction marks the cutout done and captures the credit.
 
 Any failure after step 4 releases the reservation, deletes what was written, marks the record
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +41,14 @@ from billing.services import (
 )
 from cutout import engine, metrics
 from cutout.cutouts.engine_settings import engine_limits
-from cutout.cutouts.records import dedup_key_for, result_metadata, save_file, stored_names
+from cutout.cutouts.records import (
+    credits_for,
+    dedup_key_for,
+    result_metadata,
+    save_file,
+    stored_names,
+    with_background,
+)
 from cutout.cutouts.refine import cutout_refine
 from cutout.errors import CutoutError
 from cutout.files import storage
@@ -188,7 +199,10 @@ def _race_lost(common: dict[str, Any], error: IntegrityError) -> Cutout:
 def _dedup_source(workspace: Workspace, dedup_key: str) -> Cutout | None:
     return (
         Cutout.objects.filter(
-            workspace=workspace, dedup_key=dedup_key, status=Cutout.Status.SUCCEEDED
+            workspace=workspace,
+            dedup_key=dedup_key,
+            status=Cutout.Status.SUCCEEDED,
+            deleted_at__isnull=True,
         )
         .exclude(result="")
         .exclude(matte="")
@@ -222,10 +236,14 @@ def cutout_create(
     input_name: str = "",
     idempotency_key: str | None = None,
     job_item: JobItem | None = None,
+    background: bytes | None = None,
     hints: Any = None,
     roi: str | None = None,
 ) -> Cutout:
     """Make (or reuse) the cutout of ``data``; see the module docstring for the steps.
+
+    ``background`` is a picture to put under the subject (``options.bg_image`` is set to its
+    sha256 here).
 
     Raises :class:`engine.EngineError` for bad input or options, ``billing.errors.InsufficientCredits``
     / ``MonthlyCapExceeded`` when it may not be charged, :class:`CutoutInProgress` /
@@ -236,6 +254,7 @@ def cutout_create(
     """
     if job_item is not None and idempotency_key is None:
         idempotency_key = f"job-item:{job_item.pk}"
+    options = with_background(options, background)
     opts = engine.options_as_dict(options)
     input_sha = hashlib.sha256(data).hexdigest()
     replay = _replay_for_key(workspace, idempotency_key, input_sha256=input_sha, options=opts)
@@ -247,6 +266,12 @@ def cutout_create(
     if hints or roi:
         decoded = _decode(data, pipeline=opts.get("pipeline", ""))
         upload_hints = _upload_hints(decoded, hints, roi)
+        if background is not None:
+            raise engine.InvalidOption(
+                "roi and hints cannot be combined with a background picture yet: send the "
+                "picture to the refined cutout's version instead.",
+                field="roi" if roi else "hints",
+            )
     dedup_key = dedup_key_for(
         input_sha,
         {**opts, "hints": engine.hints_as_json(upload_hints)} if upload_hints else opts,
@@ -272,11 +297,15 @@ def cutout_create(
         return _dedup_copy(previous, stored, data=data, common=common)
 
     decoded = decoded or _decode(data, pipeline=common["pipeline"])
+    backdrop = engine.decode_background(background, engine_limits()) if background else None
     try:
-        cutout, reservation = _reserve(common, decoded, job_item=job_item)
+        cutout, reservation = _reserve(
+            common, decoded, amount=credits_for(options), job_item=job_item
+        )
     except IntegrityError as exc:
         return _race_lost(common, exc)
-    _process(cutout, reservation, decoded=decoded, data=data, options=options, workspace=workspace)
+    work = _Work(decoded=decoded, data=data, options=options, background=backdrop)
+    _process(cutout, reservation, work, workspace=workspace)
     if upload_hints:
         cutout = cutout_refine(
             cutout=cutout, hints=upload_hints, options=options, user=user, original=data
@@ -308,14 +337,16 @@ def _record(common: dict[str, Any], *, width: int | None, height: int | None) ->
 
 
 def _reserve(
-    common: dict[str, Any], decoded: Any, *, job_item: JobItem | None
-) -> tuple[Cutout, Reservation]:
-    """Step 4: the record and its credit, in one short transaction."""
+    common: dict[str, Any], decoded: Any, *, amount: int, job_item: JobItem | None
+) -> tuple[Cutout, Reservation | None]:
+    """Step 4: the record and its credit (none for free work), in one short transaction."""
     with transaction.atomic():
         cutout = _record(common, width=decoded.width, height=decoded.height)
+        if amount == 0:
+            return cutout, None
         reservation = credits_reserve(
             workspace=common["workspace"],
-            amount=1,
+            amount=amount,
             user=common["created_by"],
             api_key=common["api_key"],
             idempotency_key=f"cutout:{cutout.pk}",
@@ -325,26 +356,32 @@ def _reserve(
     return cutout, reservation
 
 
+@dataclass(frozen=True)
+class _Work:
+    """What the engine works on for one cutout."""
+
+    decoded: Any  # engine.DecodedImage
+    data: bytes | None  # the upload, kept only if the workspace keeps originals
+    options: engine.Options
+    background: Any = None  # engine.DecodedImage of the background picture, if any
+
+
 def _process(
-    cutout: Cutout,
-    reservation: Reservation,
-    *,
-    decoded: Any,
-    data: bytes | None,
-    options: engine.Options,
-    workspace: Workspace,
+    cutout: Cutout, reservation: Reservation | None, work: _Work, *, workspace: Workspace
 ) -> None:
     """Steps 5 and 6: run the engine, store, capture. On failure: release, clean up, re-raise."""
     started = time.perf_counter()
+    decoded, options = work.decoded, work.options
     try:
         matte = engine.compute_matte(decoded, pipeline=options.pipeline)
         inference_s = time.perf_counter() - started
+        engine.require_foreground(matte)  # nothing found: refused, and not charged
         save_file(cutout.matte, "matte.png", engine.stored_matte_png(decoded, matte))
-        result = engine.render(decoded, matte, options)
+        result = engine.render(decoded, matte, options, background=work.background)
         save_file(cutout.result, f"result.{result.extension}", result.data)
-        if data is not None and keeps_original(workspace):
+        if work.data is not None and keeps_original(workspace):
             ext = (decoded.source_format or "bin").lower().replace("jpeg", "jpg")
-            save_file(cutout.original, f"original.{ext}", data)
+            save_file(cutout.original, f"original.{ext}", work.data)
             prior = engine.prior_from_matte(decoded, matte)
             save_file(cutout.prior, "prior.npz", engine.prior_to_bytes(prior))
             cutout.editable_until = editable_until(workspace)
@@ -353,24 +390,26 @@ def _process(
         cutout.result_height = result.height
         cutout.metadata = result_metadata(result, matte)
         cutout.status = Cutout.Status.SUCCEEDED
-        cutout.credits_charged = reservation.amount
+        cutout.credits_charged = reservation.amount if reservation is not None else 0
         cutout.finished_at = timezone.now()
         cutout.processing_ms = round((time.perf_counter() - started) * 1000)
         with transaction.atomic():
             cutout.save()
-            credits_capture(reservation=reservation, cutout=cutout)
+            if reservation is not None:
+                credits_capture(reservation=reservation, cutout=cutout)
     except BaseException as exc:
         metrics.CUTOUTS.labels(pipeline=options.pipeline, outcome="failed").inc()
         code = str(getattr(exc, "code", "") or type(exc).__name__)[:40]
         try:
-            credits_release(reservation=reservation, reason=f"failed: {code}")
+            if reservation is not None:
+                credits_release(reservation=reservation, reason=f"failed: {code}")
         finally:
             cutout_fail_with(cutout, exc)
         raise
     metrics.CUTOUTS.labels(pipeline=options.pipeline, outcome="succeeded").inc()
     metrics.INFERENCE.labels(pipeline=options.pipeline).observe(inference_s)
     metrics.CUTOUT_SECONDS.labels(pipeline=options.pipeline).observe(time.perf_counter() - started)
-    metrics.CREDITS_CHARGED.inc(reservation.amount)
+    metrics.CREDITS_CHARGED.inc(reservation.amount if reservation is not None else 0)
 
 
 def _dedup_files(previous: Cutout) -> tuple[bytes, bytes] | None:

@@ -23,7 +23,7 @@ Nothing here imports Django or Celery (a test imports this package in a fresh in
 checks). Setup-time code (fetching weights, building int8 files) is :mod:`cutout.engine.setup`.
 """
 
-from .decode import ACCEPTED_FORMATS, DecodedImage, decode_image
+from .decode import ACCEPTED_FORMATS, DecodedImage, decode_background, decode_image
 from .edit import Edit, edit_cutout
 from .errors import (
     DecompressionBomb,
@@ -33,6 +33,7 @@ from .errors import (
     InvalidImage,
     InvalidOption,
     ModelMissing,
+    NoForeground,
     ProviderUnavailable,
     TooManyPixels,
     TruncatedImage,
@@ -41,8 +42,24 @@ from .errors import (
 from .guided import Refined, refine_with_hints
 from .hints import MAX_HINTS, MAX_STROKE_POINTS, Hint, hints_as_json, parse_hints, parse_roi
 from .limits import Limits
-from .matte import Matte, compute_matte, matte_from_png, matte_to_png
-from .names import CHANNELS, FORMATS, MODES, PIPELINE_NAMES, SIZES, validate_pipeline
+from .matte import (
+    Matte,
+    compute_matte,
+    foreground_found,
+    matte_from_png,
+    matte_to_png,
+    require_foreground,
+)
+from .names import (
+    CHANNELS,
+    FORMATS,
+    MODES,
+    PIPELINE_NAMES,
+    PREVIEW_MAX_PIXELS,
+    SHADOW_TYPES,
+    SIZES,
+    validate_pipeline,
+)
 from .options import Options
 from .optionspec import (
     OPTION_FIELDS,
@@ -75,6 +92,8 @@ __all__ = [
     "OPTION_SPECS",
     "PIPELINES",
     "PIPELINE_NAMES",
+    "PREVIEW_MAX_PIXELS",
+    "SHADOW_TYPES",
     "SIZES",
     "DecodedImage",
     "DecompressionBomb",
@@ -88,6 +107,7 @@ __all__ = [
     "Limits",
     "Matte",
     "ModelMissing",
+    "NoForeground",
     "OptionSpec",
     "Options",
     "Prior",
@@ -101,10 +121,12 @@ __all__ = [
     "check_providers",
     "compute_matte",
     "configure",
+    "decode_background",
     "decode_image",
     "decoded_from_stored_matte",
     "default_model_dir",
     "edit_cutout",
+    "foreground_found",
     "get_session",
     "hints_as_json",
     "list_models",
@@ -124,6 +146,7 @@ __all__ = [
     "process",
     "refine_with_hints",
     "render",
+    "require_foreground",
     "side_threads",
     "stored_matte_png",
     "validate_pipeline",

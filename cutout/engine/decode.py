@@ -13,7 +13,7 @@ import hashlib
 import io
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
@@ -158,6 +158,12 @@ def decode_image(data: bytes, limits: Limits | None = None) -> DecodedImage:
             ) from None
         raise InvalidImage(f"the {fmt} file is damaged and cannot be decoded ({exc})") from None
     return DecodedImage(image, fmt, orientation=orientation, icc_converted=icc_converted)
+
+
+def decode_background(data: bytes, limits: Limits | None = None) -> DecodedImage:
+    """A background picture: decoded like an upload, within the same byte and pixel limits, but
+    any size down to 1 px (a tiny texture or a 1x1 colour is scaled up to cover the canvas)."""
+    return decode_image(data, replace(limits or Limits(), min_side=1))
 
 
 def _open(data: bytes) -> Image.Image:

@@ -76,6 +76,16 @@ class ModelMissing(EngineError):
     code = "model_missing"
 
 
+class NoForeground(EngineError):
+    """The matte found no subject (a blank wall, a solid colour): nothing to cut out.
+
+    Judged from the matte by :func:`cutout.engine.require_foreground`; callers refuse the image
+    (remove.bg's ``unknown_foreground``) rather than return an empty picture and charge for it.
+    """
+
+    code = "unknown_foreground"
+
+
 class ProviderUnavailable(ModelMissing):
     """``CUTOUT_ORT_PROVIDERS`` asks for an execution provider (a GPU) that cannot run here.
 

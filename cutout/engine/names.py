@@ -25,6 +25,17 @@ CHANNELS = ("rgba", "rgb", "alpha")
 SIZES = {"preview": 256, "small": 512, "medium": 1024, "large": 2048, "full": 0}
 MIN_SIZE_PX = 32
 MAX_SIZE_PX = 10_000
+# A size may also be a pixel budget ("0.25mp", "1.5mp"): the output keeps its aspect ratio and
+# has at most that many megapixels (remove.bg's and Photoroom's sizes are written this way).
+MIN_SIZE_MP = 0.01
+MAX_SIZE_MP = 100.0
+# A preview is an output that the size option alone bounds to this many pixels, whatever the
+# input: size=preview, a longest side of at most PREVIEW_MAX_SIDE px, or at most 0.25 MP.
+PREVIEW_MAX_PIXELS = 250_000
+PREVIEW_MAX_SIDE = 500
+# Shadow styles for mode=shadow: natural (a contact shadow at the base plus a soft drop
+# shadow), drop (the offset drop shadow only, at full strength), contact (the base only).
+SHADOW_TYPES = ("natural", "drop", "contact")
 
 PIPELINE_NAMES = ("fast", "balanced", "best")
 DEFAULT_PIPELINE = "best"

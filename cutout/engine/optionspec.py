@@ -15,7 +15,15 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-from .names import CHANNELS, FORMAT_ALIASES, MAX_SIZE_PX, MIN_SIZE_PX, MODES, PIPELINE_NAMES
+from .names import (
+    CHANNELS,
+    FORMAT_ALIASES,
+    MAX_SIZE_PX,
+    MIN_SIZE_PX,
+    MODES,
+    PIPELINE_NAMES,
+    SHADOW_TYPES,
+)
 from .options import Options
 
 OPTION_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Options) if f.init)
@@ -83,10 +91,23 @@ _DESCRIPTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "#rgb, #rrggbb, #rrggbbaa, rgb(…), rgba(…) or a CSS colour name.",
         {"examples": ("#ffffff", "white")},
     ),
+    "bg_image": (
+        "string",
+        "Set by the server when a background image is sent (bg_image file, bg_image_url or "
+        "bg_image_b64): the image's sha256. It is scaled to cover the canvas under the subject.",
+        {},
+    ),
+    "bg_blur": (
+        "string",
+        "Blur the photo's own background behind the sharp subject: a radius in px or % of the "
+        "image's longer side (max 1000px / 25%); 0 is off.",
+        {"examples": ("2%", "24px")},
+    ),
     "size": (
         "string",
-        f"preview (256), small (512), medium (1024), large (2048), full, or a longest side in "
-        f"pixels ({MIN_SIZE_PX}-{MAX_SIZE_PX}). Never upscales.",
+        f"preview (256), small (512), medium (1024), large (2048), full, a longest side in "
+        f"pixels ({MIN_SIZE_PX}-{MAX_SIZE_PX}) or a pixel budget such as 0.25mp. Never "
+        "upscales. Previews (at most 0.25 MP whatever the input) are free.",
         {},
     ),
     "crop": ("boolean", "Trim to the subject (plus crop_margin); works with every mode.", {}),
@@ -94,6 +115,29 @@ _DESCRIPTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "string",
         "1, 2 or 4 lengths in px or % of the subject (max 500px / 50%).",
         {},
+    ),
+    "scale": (
+        "string",
+        "original, or 10%-100%: the subject's larger side as a share of the canvas (implies "
+        "position=center).",
+        {"examples": ("original", "80%")},
+    ),
+    "position": (
+        "string",
+        "original, center, or one or two percentages (horizontal, vertical): 0% against the "
+        "left/top edge, 100% against the right/bottom.",
+        {"examples": ("original", "center", "50% 100%")},
+    ),
+    "semitransparency": (
+        "boolean",
+        "false: every pixel opaque or transparent except a thin anti-aliased edge.",
+        {},
+    ),
+    "shadow_type": (
+        "string",
+        "mode=shadow only: natural (contact shadow plus a soft drop shadow), drop (the offset "
+        "drop shadow alone) or contact (the base alone).",
+        {"choices": SHADOW_TYPES},
     ),
     "shadow_opacity": (
         "number",
@@ -116,6 +160,11 @@ _DESCRIPTIONS: dict[str, tuple[str, str, dict[str, Any]]] = {
         "string",
         "Vertical shadow offset for mode=shadow: px or % of the subject's height (may be "
         "negative; max 2000px / 100%).",
+        {},
+    ),
+    "watermark": (
+        "boolean",
+        "A test result: free, with CUTOUT TEST written across it.",
         {},
     ),
     "pipeline": (

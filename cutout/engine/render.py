@@ -1,9 +1,11 @@
 """From an image and its matte to the bytes the caller asked for.
 
 Order of work, chosen so that small outputs are cheap: decide the canvas (whole image, or the
-subject's box plus margin and shadow), decontaminate edge colours inside it, resize to the output
-size, then compose the mode's layers (background colour, shadow, subject) at output resolution and
-encode. The matte is never recomputed, so one matte serves any number of renders.
+subject's box plus margin and shadow; see :mod:`.layout`), decontaminate edge colours inside it,
+resize to the output size (or move and resize the subject alone, for ``scale``/``position``), then
+compose the mode's layers (background colour, picture or blurred photo from :mod:`.backdrop`,
+shadow, subject) at output resolution and encode. The matte is never recomputed, so one matte
+serves any number of renders.
 """
 
 from __future__ import annotations
@@ -16,18 +18,28 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from . import encode as enc
+from .backdrop import blurred_background, cover, flatten
 from .decode import DecodedImage
 from .errors import InvalidOption
 from .foreground import STAT_SIDE, cutout_rgba
+from .layout import (
+    CONTACT_HEIGHT,
+    Box,
+    Placement,
+    ShadowSpec,
+    canvas_box,
+    output_size,
+    placement,
+    shadow_spec,
+    subject_bbox,
+)
 from .matte import Matte
 from .options import Options
+from .watermark import watermark
 
-SUBJECT_THRESHOLD = 10  # alpha above this (of 255) counts as subject for boxes and crops
-CONTACT_HEIGHT = 0.05  # contact shadow: the silhouette squashed to this fraction of subject height
-DROP_SHADOW_STRENGTH = 0.6  # the soft drop shadow is this much lighter than the contact shadow
+DROP_SHADOW_STRENGTH = 0.6  # natural shadow: the soft drop part is this much lighter than the base
 WHITE = (255, 255, 255, 255)
-
-Box = tuple[int, int, int, int]  # left, top, right, bottom (exclusive), may extend past the image
+HARD_EDGE = (96, 160)  # semitransparency=false: alpha below/above these becomes 0/255
 
 
 @dataclass(frozen=True)
@@ -40,53 +52,30 @@ class Result:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def subject_bbox(alpha: np.ndarray, threshold: int = SUBJECT_THRESHOLD) -> Box | None:
-    """Bounding box of alpha > threshold as (left, top, right, bottom), or None if empty."""
-    mask = alpha > threshold
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
-    return (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+def render(
+    image: DecodedImage,
+    matte: Matte,
+    options: Options,
+    *,
+    background: DecodedImage | None = None,
+) -> Result:
+    """Render ``options`` from an image and its matte (no model is run).
 
-
-@dataclass(frozen=True)
-class ShadowSpec:
-    opacity: float
-    blur: float  # px at full resolution
-    dx: float
-    dy: float
-
-    def extent(self, bbox: Box) -> Box:
-        """Box holding the subject and its shadow, at full resolution."""
-        left, top, right, bottom = bbox
-        spread = 2.0 * self.blur
-        contact = CONTACT_HEIGHT * (bottom - top)
-        return (
-            round(min(left, left + self.dx - spread)),
-            round(min(top, top + self.dy - spread)),
-            round(max(right, right + self.dx + spread)),
-            round(max(bottom + contact + self.blur, bottom + self.dy + spread)),
-        )
-
-
-def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
-    """Render ``options`` from an image and its matte (no model is run)."""
-    if matte.size != image.size:
-        raise InvalidOption(
-            f"matte is {matte.width}x{matte.height} but the image is {image.width}x{image.height}",
-            field="matte",
-        )
+    ``background`` is the picture ``options.bg_image`` names (required with it, refused
+    without it).
+    """
+    _check_inputs(image, matte, options, background)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    alpha = matte.alpha
+    alpha = matte.alpha if options.semitransparency else harden_matte(matte.alpha)
     width, height = image.size
     bbox = subject_bbox(alpha)
-    shadow = _shadow_spec(options, bbox)
-    canvas = _canvas_box(options, bbox, shadow, (width, height))
-    out_size, scale = _output_size(canvas, options.max_side)
+    shadow = shadow_spec(options, bbox)
+    canvas = canvas_box(options, bbox, shadow, (width, height))
+    out_size, scale = output_size(canvas, options)
+    placed = placement(options, bbox, canvas, scale)
 
-    if _is_plain_full_png(options, canvas, out_size, (width, height)):
+    if placed is None and _is_plain_full_png(options, canvas, out_size, (width, height)):
         # The most common request (and the benchmark's): a full-size transparent PNG. Straight from
         # arrays to our PNG writer, with no intermediate PIL images or copies.
         rgba = cutout_rgba(image.rgb, alpha, reduced=image.reduced(STAT_SIDE))
@@ -97,46 +86,81 @@ def render(image: DecodedImage, matte: Matte, options: Options) -> Result:
         _lap(timings, "encode", start)
         out_bbox = bbox
     else:
-        data, out_bbox = _render_general(
-            image, alpha, options, canvas, out_size, scale, shadow, bbox, timings
-        )
+        frame = _Frame(canvas, out_size, scale, bbox, shadow, placed)
+        data, out_bbox = _render_general(image, alpha, options, frame, background, timings)
     return Result(
         data=data,
         content_type=enc.CONTENT_TYPES[options.format],
         extension=enc.EXTENSIONS[options.format],
         width=out_size[0],
         height=out_size[1],
-        metadata=_metadata(image, matte, options, out_size, out_bbox, timings),
+        metadata={
+            **_metadata(image, matte, options, out_size, out_bbox, timings),
+            "canvas": dict(zip(("left", "top", "width", "height"), _xywh(canvas), strict=True)),
+        },
     )
 
 
-def _shadow_spec(options: Options, bbox: Box | None) -> ShadowSpec | None:
-    """The shadow in full-resolution pixels, for ``shadow`` mode with a subject; else None."""
-    if options.mode != "shadow" or bbox is None:
-        return None
-    blur, off_x, off_y = options.shadow_lengths()
-    subject_h = bbox[3] - bbox[1]
-    return ShadowSpec(
-        options.shadow_opacity,
-        blur.resolve(subject_h),
-        off_x.resolve(subject_h),
-        off_y.resolve(subject_h),
-    )
+def _check_inputs(
+    image: DecodedImage, matte: Matte, options: Options, background: DecodedImage | None
+) -> None:
+    if matte.size != image.size:
+        raise InvalidOption(
+            f"matte is {matte.width}x{matte.height} but the image is {image.width}x{image.height}",
+            field="matte",
+        )
+    if options.bg_image is not None and background is None:
+        raise InvalidOption(
+            "bg_image names a background image, but none was given", field="bg_image"
+        )
+    if background is not None and options.bg_image is None:
+        raise InvalidOption(
+            "a background image was given, but bg_image does not name it", field="bg_image"
+        )
+
+
+def harden_matte(alpha: np.ndarray) -> np.ndarray:
+    """``semitransparency=false``: alpha below 96 becomes 0, above 160 becomes 255, with a
+    steep ramp between (about a pixel wide on a real edge, so edges stay anti-aliased)."""
+    low, high = HARD_EDGE
+    ramp = (alpha.astype(np.int32) - low) * 255 // (high - low)
+    return np.clip(ramp, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """The geometry of one render (see :mod:`.layout`)."""
+
+    canvas: Box
+    out_size: tuple[int, int]
+    scale: float  # output pixels per canvas pixel
+    bbox: Box | None  # the subject in the original
+    shadow: ShadowSpec | None
+    placed: Placement | None
 
 
 def _is_plain_full_png(
     options: Options, canvas: Box, out_size: tuple[int, int], size: tuple[int, int]
 ) -> bool:
     plain_cutout = (
-        options.mode == "transparent" and options.color is None and options.format != "zip"
+        options.mode == "transparent"
+        and options.color is None
+        and options.bg_image is None
+        and not options.has_bg_blur
+        and options.format != "zip"
     )
     return (
         plain_cutout
+        and not options.watermark
         and options.format == "png"
         and options.output_channels == "rgba"
         and canvas == (0, 0, *size)
         and out_size == size
     )
+
+
+def _xywh(box: Box) -> tuple[int, int, int, int]:
+    return box[0], box[1], box[2] - box[0], box[3] - box[1]
 
 
 def _metadata(
@@ -169,50 +193,49 @@ def _metadata(
         "crop": options.crop,
         "format": options.format,
         "channels": options.output_channels,
+        "background": _background_kind(options),
         "timings_ms": {**matte.timings, **timings},
     }
+
+
+def _background_kind(options: Options) -> str | None:
+    if options.bg_image is not None:
+        return "image"
+    if options.has_bg_blur:
+        return "blur"
+    if options.color is not None or options.mode == "background":
+        return "color"
+    return None
 
 
 def _render_general(
     image: DecodedImage,
     alpha: np.ndarray,
     options: Options,
-    canvas: Box,
-    out_size: tuple[int, int],
-    scale: float,
-    shadow: ShadowSpec | None,
-    bbox: Box | None,
+    frame: _Frame,
+    background: DecodedImage | None,
     timings: dict[str, float],
 ) -> tuple[bytes, Box | None]:
     start = time.perf_counter()
-    width, height = image.size
     plain_cutout = (
-        options.mode == "transparent" and options.color is None and options.format != "zip"
+        options.mode == "transparent"
+        and options.color is None
+        and options.bg_image is None
+        and not options.has_bg_blur
+        and options.format != "zip"
     )
-    # Crop to the part of the image the canvas covers, decontaminate there, pad if it is larger.
-    region = (max(0, canvas[0]), max(0, canvas[1]), min(width, canvas[2]), min(height, canvas[3]))
-    a_region = alpha[region[1] : region[3], region[0] : region[2]]
-    if options.mode != "mask":
-        rgb_region = image.rgb[region[1] : region[3], region[0] : region[2]]
-        layer = Image.fromarray(cutout_rgba(rgb_region, a_region, zero_hidden=plain_cutout), "RGBA")
+    if frame.placed is None:
+        layer = _canvas_layer(image, alpha, options, frame, zero_hidden=plain_cutout)
     else:
-        layer = Image.fromarray(np.ascontiguousarray(a_region), "L")
-    if region != canvas:
-        layer = layer.crop(
-            (
-                canvas[0] - region[0],
-                canvas[1] - region[1],
-                canvas[2] - region[0],
-                canvas[3] - region[1],
-            )
-        )
-    if layer.size != out_size:
-        layer = layer.resize(out_size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+        layer = _placed_layer(image, alpha, options, frame, zero_hidden=plain_cutout)
     _lap(timings, "layout", start)
 
     start = time.perf_counter()
-    picture = _compose(layer, options, shadow, scale, canvas, bbox)
     out_bbox = subject_bbox(np.asarray(layer.getchannel("A") if layer.mode == "RGBA" else layer))
+    backdrop = _backdrop(image, alpha, options, frame, background)
+    picture = _compose(layer, options, frame, out_bbox, backdrop)
+    if options.watermark:
+        picture = watermark(picture)
     _lap(timings, "compose", start)
 
     start = time.perf_counter()
@@ -228,98 +251,147 @@ def _render_general(
     return data, out_bbox
 
 
+def _canvas_layer(
+    image: DecodedImage, alpha: np.ndarray, options: Options, frame: _Frame, *, zero_hidden: bool
+) -> Image.Image:
+    """The subject where it is, on the canvas, at output size: crop to the part of the image the
+    canvas covers, decontaminate there, pad if the canvas is larger, resize."""
+    width, height = image.size
+    canvas = frame.canvas
+    region = (max(0, canvas[0]), max(0, canvas[1]), min(width, canvas[2]), min(height, canvas[3]))
+    layer = _subject_pixels(image, alpha, options, region, zero_hidden=zero_hidden)
+    if region != canvas:
+        layer = layer.crop(
+            (
+                canvas[0] - region[0],
+                canvas[1] - region[1],
+                canvas[2] - region[0],
+                canvas[3] - region[1],
+            )
+        )
+    if layer.size != frame.out_size:
+        layer = layer.resize(frame.out_size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return layer
+
+
+def _placed_layer(
+    image: DecodedImage, alpha: np.ndarray, options: Options, frame: _Frame, *, zero_hidden: bool
+) -> Image.Image:
+    """The subject moved and resized by ``scale``/``position`` onto an empty canvas."""
+    assert frame.bbox is not None and frame.placed is not None
+    subject = _subject_pixels(image, alpha, options, frame.bbox, zero_hidden=zero_hidden)
+    box = frame.placed.box_out
+    size = (box[2] - box[0], box[3] - box[1])
+    if subject.size != size:
+        subject = subject.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    layer = Image.new(subject.mode, frame.out_size, 0)
+    layer.paste(subject, (box[0], box[1]))
+    return layer
+
+
+def _subject_pixels(
+    image: DecodedImage, alpha: np.ndarray, options: Options, region: Box, *, zero_hidden: bool
+) -> Image.Image:
+    """The decontaminated RGBA subject (or the L matte, in mask mode) inside ``region``."""
+    a_region = alpha[region[1] : region[3], region[0] : region[2]]
+    if options.mode == "mask":
+        return Image.fromarray(np.ascontiguousarray(a_region), "L")
+    rgb_region = image.rgb[region[1] : region[3], region[0] : region[2]]
+    return Image.fromarray(cutout_rgba(rgb_region, a_region, zero_hidden=zero_hidden), "RGBA")
+
+
 def _lap(timings: dict[str, float], stage: str, start: float) -> None:
     timings[stage] = round((time.perf_counter() - start) * 1000.0, 2)
 
 
-def _canvas_box(
-    options: Options, bbox: Box | None, shadow: ShadowSpec | None, size: tuple[int, int]
-) -> Box:
-    width, height = size
-    if not options.crop or bbox is None:
-        return (0, 0, width, height)
-    box = shadow.extent(bbox) if shadow else bbox
-    sub_w, sub_h = bbox[2] - bbox[0], bbox[3] - bbox[1]
-    top, right, bottom, left = (
-        m.resolve(sub_h if i % 2 == 0 else sub_w) for i, m in enumerate(options.margin)
-    )
-    box = (
-        round(box[0] - left),
-        round(box[1] - top),
-        round(box[2] + right),
-        round(box[3] + bottom),
-    )
-    if not shadow and not any(m.value for m in options.margin):
-        return box
-    # Margins and shadows may reach past the image; allow that, within reason (2x the image).
-    return (
-        max(box[0], -width),
-        max(box[1], -height),
-        min(box[2], 2 * width),
-        min(box[3], 2 * height),
-    )
-
-
-def _output_size(canvas: Box, max_side: int) -> tuple[tuple[int, int], float]:
-    cw, ch = canvas[2] - canvas[0], canvas[3] - canvas[1]
-    if not max_side or max(cw, ch) <= max_side:
-        return (cw, ch), 1.0
-    scale = max_side / max(cw, ch)
-    return (max(1, round(cw * scale)), max(1, round(ch * scale))), scale
+def _backdrop(
+    image: DecodedImage,
+    alpha: np.ndarray,
+    options: Options,
+    frame: _Frame,
+    background: DecodedImage | None,
+) -> Image.Image | None:
+    """The picture under the subject (the background image, or the blurred photo) at output
+    size; None for a flat colour or none."""
+    if options.mode == "mask":
+        return None
+    if background is not None:
+        return cover(flatten(background.image), frame.out_size)
+    if not options.has_bg_blur:
+        return None
+    width, height = image.size
+    radius = options.bg_blur_radius(width, height)
+    blurred = blurred_background(image.rgb, alpha, radius)
+    left, top, right, bottom = frame.canvas
+    pad_top, pad_left = max(0, -top), max(0, -left)
+    pad = ((pad_top, max(0, bottom - height)), (pad_left, max(0, right - width)), (0, 0))
+    if any(before or after for before, after in pad):
+        blurred = np.pad(blurred, pad, mode="edge")  # a margin past the image repeats its edge
+    blurred = blurred[top + pad_top : bottom + pad_top, left + pad_left : right + pad_left]
+    picture = Image.fromarray(np.ascontiguousarray(blurred), "RGB")
+    if picture.size != frame.out_size:
+        picture = picture.resize(frame.out_size, Image.Resampling.BILINEAR)
+    return picture
 
 
 def _compose(
     layer: Image.Image,
     options: Options,
-    shadow: ShadowSpec | None,
-    scale: float,
-    canvas: Box,
-    bbox: Box | None,
+    frame: _Frame,
+    out_bbox: Box | None,
+    backdrop: Image.Image | None,
 ) -> Image.Image:
     """The mode's picture: L (mask mode), or RGBA/RGB with background and shadow under the subject."""
     if options.mode == "mask":
         return layer
     colour = options.color
-    if options.mode == "background" and colour is None:
+    if options.mode == "background" and colour is None and backdrop is None:
         colour = WHITE
-    if colour is None and shadow is None:
+    shadow = frame.shadow
+    if colour is None and shadow is None and backdrop is None:
         return layer  # the cutout itself (hidden colour already zeroed unless it goes into a zip)
-    picture = Image.new("RGBA", layer.size, colour or (0, 0, 0, 0))
-    if shadow is not None and bbox is not None:
-        picture = Image.alpha_composite(picture, _shadow_layer(layer, shadow, scale, canvas, bbox))
+    if backdrop is not None:
+        picture = backdrop.convert("RGBA")
+    else:
+        picture = Image.new("RGBA", layer.size, colour or (0, 0, 0, 0))
+    if shadow is not None and out_bbox is not None:
+        factor = frame.placed.factor if frame.placed is not None else frame.scale
+        picture = Image.alpha_composite(picture, _shadow_layer(layer, shadow, factor, out_bbox))
     picture = Image.alpha_composite(picture, layer)
     if picture.getchannel("A").getextrema()[0] == 255:
         return picture.convert("RGB")
     return picture
 
 
-def _shadow_layer(
-    layer: Image.Image, shadow: ShadowSpec, scale: float, canvas: Box, bbox: Box
-) -> Image.Image:
-    """Black RGBA layer: a squashed contact shadow at the base plus a soft offset drop shadow."""
+def _shadow_layer(layer: Image.Image, shadow: ShadowSpec, scale: float, box: Box) -> Image.Image:
+    """Black RGBA layer under the subject whose box (output pixels) is ``box``: a squashed
+    contact shadow at the base and/or a soft offset drop shadow, as ``shadow.kind`` says."""
     alpha = layer.getchannel("A")
     size = layer.size
-    left, top = round((bbox[0] - canvas[0]) * scale), round((bbox[1] - canvas[1]) * scale)
-    right, bottom = round((bbox[2] - canvas[0]) * scale), round((bbox[3] - canvas[1]) * scale)
+    left, top, right, bottom = box
     sub_h = max(1, bottom - top)
     blur = max(0.0, shadow.blur * scale)
+    combined: np.ndarray = np.zeros((size[1], size[0]), dtype=np.float32)
 
-    drop = Image.new("L", size, 0)
-    drop.paste(alpha, (round(shadow.dx * scale), round(shadow.dy * scale)))
-    if blur >= 0.5:
-        drop = drop.filter(ImageFilter.GaussianBlur(blur / 2.0))
+    if shadow.kind in ("natural", "drop"):
+        drop = Image.new("L", size, 0)
+        drop.paste(alpha, (round(shadow.dx * scale), round(shadow.dy * scale)))
+        if blur >= 0.5:
+            drop = drop.filter(ImageFilter.GaussianBlur(blur / 2.0))
+        strength = DROP_SHADOW_STRENGTH if shadow.kind == "natural" else 1.0
+        combined = np.asarray(drop, dtype=np.float32) * (shadow.opacity * strength / 255.0)
 
-    contact = Image.new("L", size, 0)
-    contact_h = max(2, round(CONTACT_HEIGHT * sub_h))
-    footprint = alpha.crop((left, top, right, bottom)).resize(
-        (max(1, right - left), contact_h), Image.Resampling.BILINEAR
-    )
-    contact.paste(footprint, (left, bottom - contact_h // 2))
-    contact = contact.filter(ImageFilter.GaussianBlur(max(1.0, contact_h / 2.0)))
+    if shadow.kind in ("natural", "contact"):
+        contact = Image.new("L", size, 0)
+        contact_h = max(2, round(CONTACT_HEIGHT * sub_h))
+        footprint = alpha.crop((left, top, right, bottom)).resize(
+            (max(1, right - left), contact_h), Image.Resampling.BILINEAR
+        )
+        contact.paste(footprint, (left, bottom - contact_h // 2))
+        contact = contact.filter(ImageFilter.GaussianBlur(max(1.0, contact_h / 2.0)))
+        c = np.asarray(contact, dtype=np.float32) * (shadow.opacity / 255.0)
+        combined = 1.0 - (1.0 - combined) * (1.0 - c)
 
-    d = np.asarray(drop, dtype=np.float32) * (shadow.opacity * DROP_SHADOW_STRENGTH / 255.0)
-    c = np.asarray(contact, dtype=np.float32) * (shadow.opacity / 255.0)
-    combined = 1.0 - (1.0 - d) * (1.0 - c)
     out = np.zeros((size[1], size[0], 4), dtype=np.uint8)
     out[..., 3] = np.clip(combined * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return Image.fromarray(out, "RGBA")

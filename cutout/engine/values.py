@@ -1,4 +1,5 @@
-"""Option values that need parsing: colours (:func:`parse_color`) and lengths (``10px``, ``5%``).
+"""Option values that need parsing: colours (:func:`parse_color`), lengths (``10px``, ``5%``) and
+the subject's placement (:func:`parse_scale`, :func:`parse_position`).
 
 Each parser raises :class:`InvalidOption` naming the option, so the caller's error says which
 field was wrong. Imports only the errors.
@@ -19,6 +20,7 @@ Color = tuple[int, int, int, int]
 _HEX = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 _FUNC = re.compile(r"(rgba?)\(\s*([^)]*)\)", re.IGNORECASE)
 _LENGTH = re.compile(r"(-?\d+(?:\.\d+)?)\s*(px|%)?")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 
 
 def parse_color(value: str) -> Color:
@@ -148,3 +150,49 @@ def parse_margin(value: str | int | float) -> tuple[Length, Length, Length, Leng
     if len(lengths) == 2:
         return (lengths[0], lengths[1], lengths[0], lengths[1])
     return (lengths[0], lengths[1], lengths[2], lengths[3])
+
+
+def parse_scale(value: object) -> float | None:
+    """The subject's size on the canvas as a fraction (0.1..1), or None for ``original``.
+
+    ``"80%"`` scales the subject so that its larger side relative to the canvas is 80 % of it
+    (remove.bg's ``scale``). ``original`` (or empty) keeps the subject's own size.
+    """
+    text = str(value if value is not None else "").strip().lower()
+    if text in ("", "original"):
+        return None
+    match = _PERCENT.fullmatch(text)
+    if not match:
+        raise InvalidOption(
+            f"scale={value!r} is not valid: use 'original' or a percentage from 10% to 100%",
+            field="scale",
+        )
+    number = float(match.group(1))
+    if not 10.0 <= number <= 100.0:
+        raise InvalidOption("scale must be between 10% and 100%", field="scale")
+    return number / 100.0
+
+
+def parse_position(value: object) -> tuple[float, float] | None:
+    """Where the subject sits on the canvas as (x, y) fractions, or None for ``original``.
+
+    ``center`` is (0.5, 0.5); one percentage applies to both axes, two are horizontal then
+    vertical. 0 % puts the subject against the left (top) edge, 100 % against the right (bottom).
+    """
+    text = str(value if value is not None else "").strip().lower()
+    if text in ("", "original"):
+        return None
+    if text in ("center", "centre"):
+        return (0.5, 0.5)
+    parts = text.replace(",", " ").split()
+    matches = [_PERCENT.fullmatch(p) for p in parts]
+    if len(parts) not in (1, 2) or not all(matches):
+        raise InvalidOption(
+            f"position={value!r} is not valid: use 'original', 'center', one percentage "
+            "(both axes) or two (horizontal, vertical), each 0% to 100%",
+            field="position",
+        )
+    numbers = [float(m.group(1)) / 100.0 for m in matches if m]
+    if not all(0.0 <= n <= 1.0 for n in numbers):
+        raise InvalidOption("position percentages must be between 0% and 100%", field="position")
+    return (numbers[0], numbers[-1])

@@ -3,12 +3,14 @@
 1. Retention: a workspace with ``retention_days`` set loses its cutouts and finished jobs older
    than that many days: their files first, then the rows. The credit ledger keeps its entries
    (their link to the cutout becomes empty), so billing history stays complete.
-2. Originals: where the workspace does not keep originals, the original of a finished cutout is
+2. Trash: cutouts deleted from the library (``deleted_at``) longer ago than :data:`UNDO_WINDOW`
+   are purged, files and rows (until then :mod:`cutout.cutouts.trash` can bring them back).
+3. Originals: where the workspace does not keep originals, the original of a finished cutout is
    kept for its editing window (``Cutout.editable_until``, from the workspace's
    ``edit_window_hours``: refining and the before/after view need it) and removed after it, with
    the prior refining reads; any other original still stored for a finished cutout or job item
    (say, the workspace turned the option off, or a delete failed) is removed.
-3. Orphans: objects under ``ws/`` that no row points to any more (an interrupted upload, a worker
+4. Orphans: objects under ``ws/`` that no row points to any more (an interrupted upload, a worker
    killed halfway, a workspace deleted) are removed once older than a grace period long enough
    that no work in progress can still be about to record them.
 """
@@ -35,10 +37,11 @@ from cutout.models import Cutout, CutoutVersion, Job, JobItem
 logger = logging.getLogger(__name__)
 
 ORPHAN_GRACE = timedelta(hours=6)
+UNDO_WINDOW = timedelta(minutes=10)  # how long a cutout deleted from the library can come back
 BATCH = 500
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Names of files the web app derives from a cutout's result, next to it.
-DERIVED_PREFIXES = ("thumb.",)
+DERIVED_PREFIXES = ("thumb.", "format.")  # the library's thumbnail; the result in other formats
 _CUTOUT_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/cutouts/(?P<id>{_UUID})/[^/]+$")
 _JOB_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/jobs/(?P<id>{_UUID})/[^/]+$")
 _INPUT_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/jobs/(?P<job>{_UUID})/inputs/(?P<id>{_UUID})-.+$")
@@ -47,6 +50,7 @@ _INPUT_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/jobs/(?P<job>{_UUID})/inputs/(?P<id
 @dataclass
 class SweepReport:
     cutouts_deleted: int = 0
+    trash_purged: int = 0
     jobs_deleted: int = 0
     originals_deleted: int = 0
     orphans_deleted: int = 0
@@ -57,6 +61,7 @@ class SweepReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "cutouts_deleted": self.cutouts_deleted,
+            "trash_purged": self.trash_purged,
             "jobs_deleted": self.jobs_deleted,
             "originals_deleted": self.originals_deleted,
             "orphans_deleted": self.orphans_deleted,
@@ -87,21 +92,26 @@ def _delete_file(name: str, report: SweepReport) -> bool:
 def retention_sweep(
     *, now: datetime | None = None, orphan_grace: timedelta = ORPHAN_GRACE
 ) -> SweepReport:
-    """Run all three passes; returns what was removed. Safe to run concurrently and often."""
+    """Run all four passes; returns what was removed. Safe to run concurrently and often."""
     now = now or timezone.now()
     report = SweepReport()
     for workspace in Workspace.objects.filter(retention_days__gt=0).only("id", "retention_days"):
         assert workspace.retention_days is not None
         cutoff = now - timedelta(days=workspace.retention_days)
-        _expire_cutouts(Cutout.objects.filter(workspace=workspace, created_at__lt=cutoff), report)
+        report.cutouts_deleted += _expire_cutouts(
+            Cutout.objects.filter(workspace=workspace, created_at__lt=cutoff), report
+        )
         _expire_jobs(
             Job.objects.filter(
                 workspace=workspace,
                 created_at__lt=cutoff,
-                status__in=(Job.Status.DONE, Job.Status.FAILED),
+                status__in=(Job.Status.DONE, Job.Status.FAILED, Job.Status.WAITING),
             ),
             report,
         )
+    report.trash_purged += _expire_cutouts(
+        Cutout.objects.filter(deleted_at__lt=now - UNDO_WINDOW), report
+    )
     _remove_originals(report, now)
     _remove_orphans(now - orphan_grace, report)
     logger.info("retention sweep: %s", report.as_dict())
@@ -120,7 +130,9 @@ def _version_files(cutout_ids: list[Any]) -> dict[Any, list[str]]:
     return files
 
 
-def _expire_cutouts(queryset: Any, report: SweepReport) -> None:
+def _expire_cutouts(queryset: Any, report: SweepReport) -> int:
+    """Delete the files, then the rows, of ``queryset``; returns how many rows went."""
+    gone = 0
     for chunk in _chunks(queryset.values_list(*_CUTOUT_FILES).iterator()):
         deletable = []
         versions = _version_files([row[0] for row in chunk])
@@ -130,7 +142,8 @@ def _expire_cutouts(queryset: Any, report: SweepReport) -> None:
                 deletable.append(cutout_id)
         if deletable:
             Cutout.objects.filter(id__in=deletable).delete()
-            report.cutouts_deleted += len(deletable)
+            gone += len(deletable)
+    return gone
 
 
 def _expire_jobs(queryset: Any, report: SweepReport) -> None:

@@ -32,8 +32,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import OperationalError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from billing.errors import InsufficientCredits
 from billing.services import credits_release_held
 from cutout.cutouts.services import cutout_create, cutout_fail
 from cutout.engine import options_from_dict
@@ -62,7 +64,7 @@ class ItemOutcome:
     item_id: Any
     job_id: Any
     status: str  # the item's status afterwards
-    action: str  # processed | adopted | skipped (already finished) | busy (held by another)
+    action: str  # processed | adopted | waiting (no credit) | skipped (finished) | busy (held)
     job_finished: bool = False
 
 
@@ -246,7 +248,8 @@ def _finish_item(
             item.finished_at = timezone.now()
             item.timings = {**(item.timings or {}), **(timings or {})}
             original = item.input.name
-            if original and not item.job.workspace.keep_originals:
+            done = status in (JobItem.Status.DONE, JobItem.Status.FAILED)
+            if done and original and not item.job.workspace.keep_originals:
                 item.input.name = ""
                 transaction.on_commit(lambda: storage.storage_delete_quietly(original))
             item.save()
@@ -323,6 +326,8 @@ def _process(item: JobItem, *, final_attempt: bool) -> ItemOutcome:
         )
         return ItemOutcome(item.id, item.job_id, failed.status, "processed", last)
     except Exception as exc:
+        if isinstance(exc, InsufficientCredits) and job.source == Source.WEB:
+            return _wait_for_credits(item)  # API batches fail such items, as documented
         transient = is_transient(exc)
         if transient and not final_attempt:
             _settle_leftovers(item)
@@ -352,6 +357,21 @@ def _process(item: JobItem, *, final_attempt: bool) -> ItemOutcome:
         return ItemOutcome(item.id, item.job_id, failed.status, "processed", last)
     done, last = _finish_item(item.id, status=JobItem.Status.DONE, cutout=cutout, timings=timings)
     return ItemOutcome(item.id, item.job_id, done.status, "processed", last)
+
+
+def _wait_for_credits(item: JobItem) -> ItemOutcome:
+    """The workspace ran out of credits before this item of a web batch: it waits for a resume
+    (:func:`cutout.jobs.services.job_resume`), its input kept. The attempt does not count
+    against the item's attempts: nothing ran."""
+    _settle_leftovers(item)
+    JobItem.objects.filter(id=item.id, attempts__gt=0).update(attempts=F("attempts") - 1)
+    waiting, last = _finish_item(
+        item.id,
+        status=JobItem.Status.WAITING,
+        error_code=InsufficientCredits.code,
+        error_message="Waiting for credits: it runs once the workspace has one.",
+    )
+    return ItemOutcome(item.id, item.job_id, waiting.status, "waiting", last)
 
 
 def _requeue(item_id: Any) -> None:

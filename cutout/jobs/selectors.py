@@ -24,14 +24,17 @@ class JobProgress:
     running: int
     done: int
     failed: int
+    waiting: int = 0  # not run for want of credits (see cutout.jobs.services.job_resume)
 
     @property
     def remaining(self) -> int:
-        return self.queued + self.running
+        """Items still to be made: in line, being made, or waiting for credits."""
+        return self.queued + self.running + self.waiting
 
     @property
     def finished(self) -> bool:
-        return self.remaining == 0
+        """Nothing in line or being made (items waiting for credits wait for a resume)."""
+        return self.queued + self.running == 0
 
     @property
     def percent(self) -> int:
@@ -44,6 +47,7 @@ class JobProgress:
             "running": self.running,
             "done": self.done,
             "failed": self.failed,
+            "waiting": self.waiting,
             "remaining": self.remaining,
             "percent": self.percent,
             "finished": self.finished,
@@ -60,6 +64,7 @@ def job_progress(job: Job | Any) -> JobProgress:
         running=Count("id", filter=Q(status=S.RUNNING)),
         done=Count("id", filter=Q(status=S.DONE)),
         failed=Count("id", filter=Q(status=S.FAILED)),
+        waiting=Count("id", filter=Q(status=S.WAITING)),
     )
     return JobProgress(**{key: int(value or 0) for key, value in counts.items()})
 
@@ -80,7 +85,7 @@ def job_items(job: Job) -> QuerySet[JobItem]:
 
 def jobs_for_workspace(workspace: Workspace) -> QuerySet[Job]:
     """The workspace's jobs, newest first, with their item counts (``total``, ``done``,
-    ``failed``) and who made them: one query for a page of them."""
+    ``failed``, ``waiting``) and who made them: one query for a page of them."""
     S = JobItem.Status
     return (
         Job.objects.filter(workspace=workspace)
@@ -89,6 +94,21 @@ def jobs_for_workspace(workspace: Workspace) -> QuerySet[Job]:
             total=Count("items"),
             done=Count("items", filter=Q(items__status=S.DONE)),
             failed=Count("items", filter=Q(items__status=S.FAILED)),
+            waiting=Count("items", filter=Q(items__status=S.WAITING)),
         )
         .order_by("-created_at")
     )
+
+
+def jobs_waiting(workspace: Workspace) -> QuerySet[Job]:
+    """The workspace's jobs with items waiting for credits, oldest first."""
+    return (
+        Job.objects.filter(workspace=workspace, items__status=JobItem.Status.WAITING)
+        .distinct()
+        .order_by("created_at")
+    )
+
+
+def items_in_line(workspace: Workspace) -> int:
+    """Items of the workspace's jobs queued but not yet started: each will need a credit."""
+    return JobItem.objects.filter(job__workspace=workspace, status=JobItem.Status.QUEUED).count()

@@ -23,11 +23,12 @@ from billing.errors import InsufficientCredits
 from billing.selectors import balance_for
 from cutout import queue
 from cutout.cutouts.engine_settings import default_pipeline
-from cutout.engine import Options, options_as_dict, options_from_dict
+from cutout.cutouts.records import credits_for
+from cutout.engine import InvalidOption, Options, options_as_dict, options_from_dict
 from cutout.files import storage
 from cutout.jobs.intake import BatchEntry, ByteBudget, batch_open, entry_spool, max_total_bytes
 from cutout.jobs.results import job_results_zip_write
-from cutout.jobs.selectors import RERUN_BASE, UNFINISHED, job_progress
+from cutout.jobs.selectors import RERUN_BASE, UNFINISHED, items_in_line, job_progress
 from cutout.models import Job, JobItem, Source
 from cutout.webhooks import services as webhooks
 
@@ -56,6 +57,7 @@ def job_create(
     api_key: ApiKey | None = None,
     source: str = Source.BATCH,
     idempotency_key: str | None = None,
+    partial: bool = False,
 ) -> Job:
     """Accept a batch (``files``: uploaded files or ``(name, bytes)`` pairs, or one ``zip_file``).
 
@@ -67,6 +69,11 @@ def job_create(
     commits. A file too large on its own becomes an item that has already failed
     (``image_too_large``); the rest go ahead.
 
+    With ``partial``, a batch bigger than the credits available is accepted all the same: the
+    first items that the credits cover are queued and the rest wait for credits
+    (``JobItem.Status.WAITING``, resumed by :func:`job_resume`); it is refused only when not one
+    credit is available.
+
     With ``idempotency_key``, asking again returns the job the first call made.
     """
     if idempotency_key:
@@ -74,9 +81,18 @@ def job_create(
         if found is not None:
             return found
     opts = job_options(options)
+    if opts.bg_image is not None:
+        raise InvalidOption(
+            "A batch cannot take a background picture; use bg_color or bg_blur", field="bg_image"
+        )
     with batch_open(files=files, zip_file=zip_file) as batch:
         # Before a single entry is inflated or stored: the credits the batch needs.
-        _check_credits(workspace, batch.payable)
+        # A batch of free results (previews) needs no credit: every item is covered.
+        covered = (
+            _check_credits(workspace, batch.payable, partial=partial)
+            if credits_for(opts)
+            else batch.payable
+        )
         job = Job(
             workspace=workspace,
             created_by=user,
@@ -91,7 +107,7 @@ def job_create(
         ]
         too_large = _store_inputs(items, batch.entries)
     try:
-        _save(job, items, too_large)
+        _save(job, items, too_large, covered=covered)
     except IntegrityError:
         for item in items:
             storage.storage_delete_quietly(item.input.name)
@@ -106,8 +122,10 @@ def job_create(
     return job
 
 
-def _save(job: Job, items: list[JobItem], too_large: set[int]) -> None:
-    """The job and its items in one transaction; their tasks are queued once it commits."""
+def _save(job: Job, items: list[JobItem], too_large: set[int], *, covered: int) -> None:
+    """The job and its items in one transaction; their tasks are queued once it commits.
+
+    Payable items past the first ``covered`` wait for credits."""
     with transaction.atomic():
         job.save()
         for item in items:
@@ -118,17 +136,24 @@ def _save(job: Job, items: list[JobItem], too_large: set[int]) -> None:
                     f"The file is larger than {settings.CUTOUT_MAX_UPLOAD_BYTES} bytes."
                 )
                 item.finished_at = timezone.now()
+            else:
+                if covered <= 0:
+                    item.status = JobItem.Status.WAITING
+                covered -= 1
         JobItem.objects.bulk_create(items)
         job_id = job.id
         transaction.on_commit(lambda: _enqueue_after_commit(job_id))
 
 
-def _check_credits(workspace: Workspace, needed: int) -> None:
+def _check_credits(workspace: Workspace, needed: int, *, partial: bool) -> int:
+    """How many of ``needed`` items the credits available cover (all, or refuse, without
+    ``partial``; with it, refuse only when none is covered)."""
     if needed <= 0:
-        return
+        return 0
     available = balance_for(workspace).available
-    if available < needed:
+    if available < needed and (not partial or available < 1):
         raise InsufficientCredits(needed=needed, available=available)
+    return min(needed, available)
 
 
 STORE_THREADS = 4  # uploads in flight at once (S3 round trips dominate otherwise)
@@ -206,8 +231,42 @@ def job_enqueue(*, job_id: Any, only: Iterable[Any] | None = None) -> int:
     return len(ids)
 
 
+def job_resume(*, job_id: Any) -> int:
+    """Queue again as many of the job's items waiting for credits as the credits available now
+    cover (less what the workspace's queued items will need first); returns how many.
+
+    Each item still reserves its own credit when it runs, so a credit spent meanwhile elsewhere
+    only sends that item back to waiting; nothing is ever charged twice or without a credit.
+    """
+    with transaction.atomic():
+        job = Job.objects.select_for_update().select_related("workspace").filter(id=job_id).first()
+        if job is None or job.status in (Job.Status.DONE, Job.Status.FAILED):
+            return 0
+        free = balance_for(job.workspace).available - items_in_line(job.workspace)
+        if free <= 0:
+            return 0
+        ids = list(
+            JobItem.objects.filter(job=job, status=JobItem.Status.WAITING)
+            .order_by("position")
+            .values_list("id", flat=True)[:free]
+        )
+        if not ids:
+            return 0
+        JobItem.objects.filter(id__in=ids, status=JobItem.Status.WAITING).update(
+            status=JobItem.Status.QUEUED, error_code="", error_message="", finished_at=None
+        )
+        job.status = Job.Status.RUNNING
+        job.save(update_fields=["status"])
+        transaction.on_commit(lambda: _enqueue_after_commit(job.id))
+    logger.info("job %s resumed: %d items queued again", job.id, len(ids))
+    return len(ids)
+
+
 def job_finish(*, job_id: Any) -> Job | None:
-    """Close a job whose items are all finished: results ZIP, status, webhooks. Idempotent."""
+    """Close a job whose items are all finished: results ZIP, status, webhooks. Idempotent.
+
+    A job with items waiting for credits is not closed: it becomes ``waiting``, with a ZIP of
+    what is done so far, and closes once :func:`job_resume` has run the rest."""
     with transaction.atomic():
         job = (
             Job.objects.select_for_update(of=("self",))
@@ -219,6 +278,12 @@ def job_finish(*, job_id: Any) -> Job | None:
             return job
         progress = job_progress(job)
         if not progress.finished:
+            return job
+        if progress.waiting:
+            if progress.done:
+                job_results_zip_write(job=job)
+            job.status = Job.Status.WAITING
+            job.save(update_fields=["status", "result_zip"])
             return job
         if progress.done:
             job_results_zip_write(job=job)

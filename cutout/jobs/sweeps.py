@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from cutout import queue
 from cutout.jobs.selectors import UNFINISHED
+from cutout.jobs.services import job_resume
 from cutout.models import Job, JobItem
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,23 @@ def jobs_requeue_stale(*, older_than: timedelta | None = None) -> int:
     if ids:
         logger.info("queued %d stale job items again", len(ids))
     return len(ids)
+
+
+def jobs_resume_waiting(*, limit: int = 200) -> int:
+    """Resume the jobs whose items wait for credits, where their workspace has credits again
+    (after a purchase or a grant); oldest jobs first. Returns how many items were queued."""
+    job_ids = list(
+        Job.objects.filter(items__status=JobItem.Status.WAITING)
+        .distinct()
+        .order_by("created_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    queued = 0
+    for job_id in job_ids:
+        queued += job_resume(job_id=job_id)
+    if queued:
+        logger.info("resumed %d job items that were waiting for credits", queued)
+    return queued
 
 
 def _stale_after() -> timedelta:

@@ -1,7 +1,8 @@
 """Score a pipeline on an eval set: ``python -m cutout.tools.eval [--pipeline best] [--set dev]``.
 
 Runs the engine over ``<evalsets>/<set>/images``, writes ``<id>.png`` masks at the original size,
-then runs the set's own ``score.py`` on them and prints its table (IoU, MAE, boundary F). ``make
+then runs the set's own ``score.py`` on them and prints its table (IoU, MAE, boundary F), after
+how many photos the API would refuse as ``unknown_foreground`` (every one has a subject). ``make
 eval`` runs this for the default pipeline. The eval set lives outside the repo (``../shared/
 evalsets`` next to the checkout) and is for measuring only, never for tests or training.
 """
@@ -59,9 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
+        refused: list[str] = []
         for index, row in enumerate(rows, 1):
             image = engine.decode_image((set_dir / row["image"]).read_bytes(), engine.Limits())
             matte = engine.compute_matte(image, pipeline=args.pipeline)
+            if not engine.foreground_found(matte):
+                refused.append(row["id"])
             Image.fromarray(matte.alpha, "L").save(out / f"{row['id']}.png", compress_level=1)
             if index % 25 == 0 or index == len(rows):
                 elapsed = time.perf_counter() - start
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
         print(f"pipeline {args.pipeline} ({', '.join(engine.PIPELINES[args.pipeline].models)})")
+        # Every photo here has a subject: the API would refuse these as unknown_foreground.
+        print(f"refused as unknown_foreground: {len(refused)} of {len(rows)} {' '.join(refused)}")
         command = [sys.executable, str(args.evalsets / "score.py"), str(out), "--set", args.set]
         if args.per_image:
             command += ["--per-image", str(args.per_image)]

@@ -88,4 +88,5 @@ def web(request: HttpRequest) -> dict[str, Any]:
     return {
         "nav_section": NAV_SECTIONS.get(name, ""),
         "switch_next": request.path if name in SWITCH_STAYS else reverse("home"),
+        "credits_low_at": int(settings.CUTOUT_LOW_BALANCE_THRESHOLD),
     }

@@ -8,6 +8,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", home.home, name="home"),
     path("upload", home.upload, name="upload"),
     path("library/", library.library, name="library"),
+    path("library/undo", library.library_undo, name="library_undo"),
     path("cutouts/<str:cutout_id>/", cutouts.cutout_detail, name="cutout_detail"),
     path("cutouts/<str:cutout_id>/rerender", cutouts.cutout_rerender, name="cutout_rerender"),
     path(
@@ -23,5 +24,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("batches/<str:job_id>/", batches.batch_detail, name="batch_detail"),
     path("batches/<str:job_id>/status.json", batches.batch_status, name="batch_status"),
     path("batches/<str:job_id>/results.zip", batches.batch_zip, name="batch_zip"),
+    path("batches/<str:job_id>/resume", batches.batch_resume, name="batch_resume"),
     path("usage/", usage.workspace_usage, name="workspace_usage"),
 ]

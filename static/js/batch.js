@@ -21,7 +21,7 @@
       span.appendChild(document.createTextNode((item.error_message || "could not process this image") + " (not charged)"));
       return span;
     }
-    var labels = { done: "Done", running: "Removing the background…", queued: "Queued" };
+    var labels = { done: "Done", running: "Removing the background…", queued: "Queued", waiting: "Waiting for credits" };
     return document.createTextNode(labels[item.status] || item.status);
   }
 
@@ -56,10 +56,17 @@
     text("count-failed", data.failed);
     text("count-remaining", data.remaining);
     text("count-total", data.total);
+    text("count-waiting", data.waiting);
+    text("waiting-count", data.waiting);
+    text("waiting-plural", data.waiting === 1 ? "" : "s");
+    document.getElementById("tile-waiting").hidden = !data.waiting;
+    document.getElementById("waiting-notice").hidden = !data.waiting;
+    if (window.cutoutCredits) window.cutoutCredits(data.credits_available);
     var total = data.total || 1;
     document.getElementById("bar-done").style.width = (100 * data.done / total) + "%";
     document.getElementById("bar-failed").style.width = (100 * data.failed / total) + "%";
-    text("batch-state", data.closed ? "Finished." : data.finished ? "Packing the ZIP…" : "Working… this page updates by itself.");
+    text("batch-state", data.closed ? "Finished." : data.status === "waiting" ? "Paused: the rest wait for credits." :
+      data.finished ? "Packing the ZIP…" : "Working… this page updates by itself.");
     data.items.forEach(updateItem);
     if (data.zip_url && zip) {
       zip.href = data.zip_url;
@@ -78,7 +85,8 @@
       })
       .then(function (data) {
         apply(data);
-        if (!data.closed) setTimeout(poll, 1000);
+        /* While paused for credits, look now and then: credits may come from another tab. */
+        if (!data.closed) setTimeout(poll, data.status === "waiting" ? 5000 : 1000);
       }, function () { setTimeout(poll, 4000); });
   }
 

@@ -5,14 +5,18 @@
     var beforeLayer = box.querySelector(".compare-before");
     var beforeImg = beforeLayer && beforeLayer.querySelector("img");
     var range = box.querySelector(".compare-range");
-    if (!beforeImg || !range) return;
+    var note = document.getElementById("compare-note");
+    if (!range) return;
+    if (!beforeImg) {
+      if (note) note.hidden = false;
+      return;
+    }
     var src = beforeImg.getAttribute("src");
     if (!src && box.dataset.beforeKey && window.sessionStorage) {
       try { src = sessionStorage.getItem(box.dataset.beforeKey); } catch (e) { src = null; }
       if (src) beforeImg.src = src;
     }
     if (!src) {
-      var note = document.getElementById("compare-note");
       if (note) note.hidden = false;
       return;
     }

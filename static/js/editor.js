@@ -28,7 +28,7 @@
   var original = null;                   // HTMLImageElement
   var work = document.createElement("canvas"), wctx = work.getContext("2d");
   var scratch = document.createElement("canvas");
-  var hints = [], undoStack = [], redoStack = [];
+  var hints = [], accepted = [], undoStack = [], redoStack = [];
   var mattes = {};                       // hint-list key -> {img, hints}
   var shownKey = null;                   // key of the matte under the local strokes
   var tool = "keep", spaceDown = false;
@@ -181,10 +181,13 @@
     if (names.length >= MAX_MATTES) delete mattes[names[1]];  // keep the first (automatic) one
     mattes[key(list)] = { img: img, hints: list };
   }
-  function sync() {
+  /* Send the current list; one request at a time (changes made meanwhile go in the next one).
+     A refused list (400) is taken back to the last one the server accepted; a busy server
+     (429/503, or no answer) is asked again once after its Retry-After. */
+  function sync(retried) {
     if (busy) { dirty = true; return; }
     busy = true; dirty = false;
-    var sent = hints.slice(), mine = ++seq;
+    var sent = hints.slice(), mine = ++seq, wait = 0;
     root.setAttribute("aria-busy", "true");
     say("Refining…");
     fetch(root.dataset.refineUrl, {
@@ -193,18 +196,32 @@
       body: JSON.stringify({ hints: sent })
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (body) {
-        if (!response.ok) throw new Error((body.error && body.error.message) || "The edit failed (" + response.status + ").");
+        if (!response.ok) {
+          var err = new Error((body.error && body.error.message) || "The edit failed (" + response.status + ").");
+          err.status = response.status;
+          err.retryAfter = Number(response.headers.get("Retry-After")) || 3;
+          throw err;
+        }
         return loadImage(body.matte_url).then(function (img) { remember(sent, img); return body; });
       });
     }).then(function (body) {
+      accepted = sent;
       showState(body);
       if (!dirty && mine === seq) { rebuild(); say("Updated"); }
     }).catch(function (err) {
-      say(err.message + " Nothing was charged.");
+      var latest = !dirty && mine === seq;
+      if (err.status === 400 && latest) {
+        hints = accepted.slice(); redoStack = []; buttons(); rebuild();
+        say(err.message + " That edit was taken back. Nothing was charged.");
+      } else if ((!err.status || err.status === 429 || err.status === 503) && latest && !retried) {
+        wait = Math.min(30, err.retryAfter || 3);
+        say("The server is busy: trying again in " + wait + " s. Your edits are kept.");
+      } else say(err.message + " Nothing was charged.");
     }).then(function () {
       busy = false;
       root.removeAttribute("aria-busy");
       if (dirty) sync();
+      else if (wait) setTimeout(function () { if (!busy && !dirty) sync(true); }, wait * 1000);
     });
   }
   function showState(state) {
@@ -400,6 +417,7 @@
     W = state.width; H = state.height;
     work.width = W; work.height = H;
     hints = state.hints || [];
+    accepted = hints;
     showState(state);
     return Promise.all([loadImage(state.original_url), loadImage(state.matte_url)]).then(function (imgs) {
       original = imgs[0];

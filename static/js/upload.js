@@ -189,11 +189,12 @@
     return { code: "processing_failed", title: "Processing failed", message: "Something went wrong (" + status + "). You were not charged; please try again." };
   }
 
-  function send(files, onUpload, onDone) {
+  function send(files, onUpload, onDone, extra) {
     var data = new FormData();
     new FormData(form).forEach(function (value, key) {
-      if (key !== "image") data.append(key, value);
+      if (key !== "image" && key !== "url") data.append(key, value);
     });
+    Object.keys(extra || {}).forEach(function (key) { data.append(key, extra[key]); });
     files.forEach(function (f) { data.append("image", f, f.name || "pasted-image.png"); });
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
@@ -215,7 +216,7 @@
   /* The credit count in the top bar, lowered by what an upload was charged. */
   function spend(credits) {
     var el = document.getElementById("credits-available");
-    if (el && credits) el.textContent = String(Math.max(0, parseInt(el.textContent, 10) - credits));
+    if (el && credits && window.cutoutCredits) window.cutoutCredits(parseInt(el.textContent, 10) - credits);
   }
 
   function uploadOne(file, row) {
@@ -260,9 +261,11 @@
     box.innerHTML = "";
     var text = document.createElement("p");
     var parts = [data.done + " done", data.failed + " failed", data.remaining + " remaining"];
+    if (data.waiting) parts.push(data.waiting + " waiting for credits");
     text.innerHTML = "";
     var strong = document.createElement("strong");
-    strong.textContent = data.finished ? "Batch finished: " : "Batch in progress: ";
+    strong.textContent = data.status === "waiting" ? "Batch paused for credits: " :
+      data.finished ? "Batch finished: " : "Batch in progress: ";
     text.appendChild(strong);
     text.appendChild(document.createTextNode(parts.join(" · ") + " of " + data.total));
     box.appendChild(text);
@@ -292,10 +295,45 @@
         message: (item.error_message || "Could not process this image.") + " Not charged."
       });
     } else if (item.status === "running") row.set("processing", "Removing the background…", null);
-    else row.set("queued", "Queued", 100);
+    else if (item.status === "waiting") row.set("waiting", "Waiting for credits", 0);
+    else row.set("queued", "Uploaded · queued", 0);
   }
 
-  function uploadBatch(files, rows) {
+  /* A batch bigger than the credits: say both figures and offer to run what they cover. */
+  function offerPartial(problem, files, rows) {
+    var box = summary();
+    box.innerHTML = "";
+    box.className = "batch-summary offer";
+    var h = document.createElement("h2");
+    h.textContent = problem.title;
+    var p = document.createElement("p");
+    p.textContent = problem.message;
+    var links = document.createElement("p");
+    links.className = "batch-links";
+    var go = document.createElement("button");
+    go.type = "button";
+    go.className = "button small";
+    go.id = "process-partial";
+    go.textContent = problem.offer.label;
+    go.addEventListener("click", function () {
+      box.remove();
+      uploadBatch(files, rows, true);
+    });
+    links.appendChild(go);
+    if (problem.action_url) {
+      var buy = document.createElement("a");
+      buy.className = "button small secondary";
+      buy.href = problem.action_url;
+      buy.textContent = problem.action_label || "Buy credits";
+      links.appendChild(buy);
+    }
+    box.appendChild(h);
+    box.appendChild(p);
+    box.appendChild(links);
+    rows.forEach(function (r) { r.set("waiting", "Not sent: not enough credits", 0); });
+  }
+
+  function uploadBatch(files, rows, partial) {
     busy = true;
     var sizes = files.map(function (f) { return f.size; });
     var sum = sizes.reduce(function (a, b) { return a + b; }, 0) || 1;
@@ -307,13 +345,14 @@
       rows.forEach(function (row, i) {
         var part = Math.max(0, Math.min(1, (sent - start) / (sizes[i] || 1)));
         start += sizes[i];
-        if (part >= 1) row.set("queued", finished ? "Uploaded · queued" : "Uploaded", 100);
+        if (part >= 1) row.set("uploaded", finished ? "Uploaded · queued" : "Uploaded", 100);
         else if (part > 0) row.set("uploading", "Uploading " + Math.round(part * 100) + "%", Math.round(part * 100));
       });
     }, function (status, body) {
       if (!(status === 201 && body && body.kind === "batch")) {
         busy = false;
         var problem = problemFrom(status, body);
+        if (problem.offer && !partial) { offerPartial(problem, files, rows); return; }
         rows.forEach(function (r) { r.fail(problem); });
         return;
       }
@@ -335,20 +374,23 @@
           }
         });
         renderSummary(data, body.url);
+        if (window.cutoutCredits) window.cutoutCredits(data.credits_available);
       }
       apply(body);
-      if (body.closed) { busy = false; return; }
+      /* Closed, or paused for credits (the batch page follows it from there): done here. */
+      var over = function (data) { return data.closed || data.status === "waiting"; };
+      if (over(body)) { busy = false; return; }
       var poll = function () {
         fetch(body.status_url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
           .then(function (r) { return r.json(); })
           .then(function (data) {
             apply(data);
-            if (data.closed) busy = false;
+            if (over(data)) busy = false;
             else setTimeout(poll, 1000);
           }, function () { setTimeout(poll, 3000); });
       };
       setTimeout(poll, 700);
-    });
+    }, partial ? { partial: "1" } : null);
   }
 
   function handleFiles(list) {

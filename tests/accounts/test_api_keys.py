@@ -129,7 +129,9 @@ def test_caps(cast: Cast):
 
 def test_page_shows_the_secret_once(cast: Cast):
     client = cast.admin.client
-    response = client.post(reverse("api_keys"), {"name": "Zapier", "monthly_cap": "100"})
+    made = client.post(reverse("api_keys"), {"name": "Zapier", "monthly_cap": "100"})
+    assert made.status_code == 302 and made["Location"] == reverse("api_keys")  # post/redirect/get
+    response = client.get(made["Location"])
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     key = ApiKey.objects.get(name="Zapier")

@@ -274,3 +274,14 @@ def test_auth_and_credits(client, db) -> None:
     from cutout.models import Cutout
 
     assert not Cutout.objects.filter(workspace=broke.workspace).exists()
+
+
+def test_query_credits_for_the_sdk(client, caller) -> None:
+    """The official SDK's ``commonQueryCredits`` calls GET /api/common/query-credits."""
+    r = client.get("/api/common/query-credits", HTTP_AILABAPI_API_KEY=caller.secret)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["error_code"] == 0 and isinstance(body["data"], list)
+    assert body["data"][0]["balance"] == 10
+    assert_error(client.get("/api/common/query-credits"), 401, "ERROR_API_KEY_INVALID")
+    assert client.get("/api/common/nothing-here").json()["error_detail"]["status_code"] == 404

@@ -191,3 +191,41 @@ def test_bad_mode_auth_and_credits(client, db) -> None:
     assert r.status_code == 402 and "credits" in r.json()["detail"]
     r = client.get("/v1/does-not-exist")
     assert r.status_code == 404 and "detail" in r.json()
+
+
+def test_key_less_calls_have_their_own_limits(client, caller, settings) -> None:
+    """The anonymous key serves key-less calls under its own rate limit and monthly cap, so they
+    cannot use up the key: calls with the key itself keep working."""
+    settings.CUTOUT_API4AI_ANONYMOUS_KEY = caller.api_key.prefix
+    settings.CUTOUT_API4AI_ANONYMOUS_RATE_LIMIT = 1
+    settings.CUTOUT_API4AI_ANONYMOUS_MONTHLY_CAP = 1000
+
+    def call(**headers):
+        upload = SimpleUploadedFile("a.jpg", image_bytes(120, 90))
+        return client.post("/v1/results", {"image": upload}, **headers)
+
+    assert call().status_code == 200
+    refused = call()
+    assert refused.status_code == 429 and refused["X-RateLimit-Limit"] == "1"
+    assert call(HTTP_X_RAPIDAPI_KEY=caller.secret).status_code == 200  # the key's own limit
+    settings.CUTOUT_API4AI_ANONYMOUS_RATE_LIMIT = 100
+    settings.CUTOUT_API4AI_ANONYMOUS_MONTHLY_CAP = 3  # the two key-less calls so far, and one
+    assert call().status_code == 200
+    capped = call()
+    assert capped.status_code == 402 and "cap" in capped.json()["detail"]
+    assert call(HTTP_X_RAPIDAPI_KEY=caller.secret).status_code == 200
+
+
+def test_api4ai_own_host_path(client, caller) -> None:
+    """API4AI's own examples call https://api4ai.cloud/img-bg-removal/v1/results."""
+    upload = SimpleUploadedFile("a.jpg", image_bytes(120, 90))
+    r = client.post(
+        "/img-bg-removal/v1/results?mode=fg-mask",
+        {"image": upload},
+        HTTP_X_RAPIDAPI_KEY=caller.secret,
+    )
+    assert r.status_code == 200
+    assert r.json()["results"][0]["entities"][0]["name"] == "general-fg-mask"
+    assert client.get("/img-bg-removal/v1/version").status_code == 200
+    missing = client.get("/img-bg-removal/v1/nothing")
+    assert missing.status_code == 404 and "detail" in missing.json()

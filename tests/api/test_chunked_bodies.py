@@ -60,7 +60,7 @@ def _call(app: Callable[..., Any], environ: dict[str, Any]) -> tuple[int, bytes]
 
 
 def _image_body() -> bytes:
-    return encode_multipart(BOUNDARY, {"image_file": io.BytesIO(image_bytes()), "size": "preview"})
+    return encode_multipart(BOUNDARY, {"image_file": io.BytesIO(image_bytes()), "size": "full"})
 
 
 def test_without_the_wrapper_django_reads_a_chunked_body_as_empty(caller: Caller) -> None:

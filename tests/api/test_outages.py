@@ -51,7 +51,10 @@ DIALECTS: dict[str, tuple[str, str, str, Check]] = {
 def _post(client: Any, dialect: str, secret: str, seed: int) -> Any:
     path, header, field, _check = DIALECTS[dialect]
     upload = SimpleUploadedFile("photo.jpg", image_bytes(seed=seed), "image/jpeg")
-    return client.post(path, {field: upload}, **{header: secret})
+    fields: dict[str, Any] = {field: upload}
+    if dialect == "removebg":
+        fields["size"] = "full"  # remove.bg's default is a preview, and previews are free
+    return client.post(path, fields, **{header: secret})
 
 
 def _assert_unavailable(response: Any, dialect: str) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import requests
 from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
 
 from tests.factories import balance, make_caller
 
@@ -129,8 +130,14 @@ def test_image_url_to_a_private_address_is_refused(client, caller) -> None:
     r = client.post(PATH, {"image_url": "http://10.0.0.1/a.jpg"}, HTTP_X_API_KEY=caller.secret)
     assert r.status_code == 400
     (error,) = r.json()["errors"]
-    assert error["code"] == "failed_to_download_image" and "not allowed" in error["detail"]
+    assert error["code"] == "failed_image_download" and "not allowed" in error["detail"]
     assert balance(caller.workspace) == 10
+
+
+def solid_png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 48)):
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "PNG")
+    return SimpleUploadedFile("bg.png", out.getvalue())
 
 
 def post(client, secret, data=None, **fields):
@@ -185,21 +192,34 @@ def test_errors(client, caller) -> None:
         400,
         "multiple_sources",
     )
-    errors_of(post(client, caller.secret, src, size="giant"), 400, "invalid_parameter")
+    errors_of(post(client, caller.secret, src, size="giant"), 400, "invalid_size")
     # roi is honoured (a box hint: tests/api/test_refine.py); a malformed one is a 400.
-    errors_of(post(client, caller.secret, src, roi="10% 10% 90%"), 400, "invalid_parameter")
+    errors_of(post(client, caller.secret, src, roi="left half"), 400, "invalid_roi")
     errors_of(
-        post(client, caller.secret, src, bg_image_url="http://x/y.jpg"), 400, "invalid_parameter"
+        post(client, caller.secret, src, bg_image_url="http://10.0.0.1/y.jpg"),
+        400,
+        "failed_bg_download",
     )
-    errors_of(post(client, caller.secret, src, crop_margin="90%"), 400, "invalid_parameter")
+    errors_of(post(client, caller.secret, src, crop_margin="90%"), 400, "invalid_crop_margin")
+    errors_of(post(client, caller.secret, src, scale="5%"), 400, "invalid_scale")
+    errors_of(post(client, caller.secret, src, position="left"), 400, "invalid_position")
+    errors_of(post(client, caller.secret, src, bg_color="notacolour"), 400, "invalid_bg_color")
+    errors_of(post(client, caller.secret, src, shadow_opacity="150"), 400, "invalid_parameter")
+    errors_of(
+        post(client, caller.secret, src, bg_color="fff", bg_image_file=solid_png((0, 0, 255))),
+        400,
+        "multiple_bg_sources",
+    )
     errors_of(post(client, caller.secret, b"nope"), 400, "failed_to_read_image")
     errors_of(post(client, caller.secret, image_bytes(20, 20, "PNG")), 400, "resolution_too_low")
     errors_of(post(client, "", src), 403, "auth_failed")
     errors_of(post(client, "ck_bad_key", src), 403, "auth_failed")
     broke = make_caller(credits=0)
-    errors_of(post(client, broke.secret, src), 402, "insufficient_credits")
+    errors_of(post(client, broke.secret, src, size="full"), 402, "insufficient_credits")
     capped = make_caller(credits=5, monthly_cap=0)
-    errors_of(post(client, capped.secret, src), 402, "insufficient_credits")
+    errors_of(post(client, capped.secret, src, size="full"), 402, "insufficient_credits")
+    # A preview is free (docs/api.md): it needs no credit at all.
+    assert post(client, broke.secret, src).status_code == 200
     assert balance(caller.workspace) == 10
     r = client.get("/v1.0/improve", HTTP_X_API_KEY=caller.secret)
     errors_of(r, 404, "not_found")
@@ -215,7 +235,7 @@ def test_rate_limit(client, caller, settings) -> None:
 
 def test_precise_errors_for_other_formats(client, caller) -> None:
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64
-    error = errors_of(post(client, caller.secret, heic), 400, "invalid_image_format")
+    error = errors_of(post(client, caller.secret, heic), 400, "invalid_file_type")
     assert "HEIC" in error["detail"]
     truncated = image_bytes(200, 150, "PNG")[:400]
     error = errors_of(post(client, caller.secret, truncated), 400, "failed_to_read_image")
@@ -240,3 +260,97 @@ def test_account_balance_in_remove_bg_shape(host, live_caller) -> None:
         f"{host}/v1.0/account", headers={"X-Api-Key": live_caller.secret}, timeout=30
     )
     assert wrong.status_code == 405 and "errors" in wrong.json()
+
+
+@pytest.mark.parametrize(
+    ("accept", "json_body"),
+    [
+        ("application/json, text/plain, */*", False),  # axios's default: the Node sample
+        ("*/*", False),
+        ("", False),
+        ("application/json", True),
+        ("image/*;q=0.5, application/json", True),
+        ("application/json;q=0.9, image/png", False),
+        ("application/json, image/*", False),
+    ],
+)
+def test_json_only_when_it_is_preferred_to_images(client, caller, accept, json_body) -> None:
+    extra = {"HTTP_ACCEPT": accept} if accept else {}
+    r = client.post(
+        PATH,
+        {"image_file": SimpleUploadedFile("f.jpg", image_bytes(160, 120)), "size": "preview"},
+        HTTP_X_API_KEY=caller.secret,
+        **extra,
+    )
+    assert r.status_code == 200
+    if json_body:
+        assert r["Content-Type"] == "application/json" and "result_b64" in r.json()["data"]
+    else:
+        assert r["Content-Type"] == "image/png" and open_image(r.content).mode == "RGBA"
+
+
+def test_bg_image_file_goes_under_the_subject(client, caller) -> None:
+    src = image_bytes(300, 200, "JPEG")
+    r = post(client, caller.secret, src, size="full", bg_image_file=solid_png((0, 0, 255)))
+    assert r.status_code == 200 and r["Content-Type"] == "image/jpeg"  # auto: opaque -> jpg
+    out = np.asarray(open_image(r.content).convert("RGB")).astype(int)
+    assert out.shape == (200, 300, 3)
+    assert np.abs(out[3, 3] - [0, 0, 255]).max() < 20  # a corner shows the background picture
+    assert r["X-Credits-Charged"] == "1" and balance(caller.workspace) == 9
+
+
+def test_bg_image_url_is_fetched_through_the_guard(host, live_caller, image_server) -> None:
+    r = requests.post(
+        f"{host}{PATH}",
+        files={"image_file": ("f.png", image_bytes(300, 200, "PNG"))},
+        data={"size": "full", "bg_image_url": image_server, "format": "png"},
+        headers={"X-Api-Key": live_caller.secret},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    image = open_image(r.content)
+    assert image.size == (300, 200) and image.mode == "RGB"  # opaque: the picture covers all
+
+
+def test_unknown_foreground_is_refused_and_free(client, caller) -> None:
+    blank = solid_png((120, 130, 140), (300, 200))
+    error = errors_of(
+        client.post(PATH, {"image_file": blank, "size": "full"}, HTTP_X_API_KEY=caller.secret),
+        400,
+        "unknown_foreground",
+    )
+    assert error["title"].startswith("Could not identify foreground")
+    assert balance(caller.workspace) == 10
+
+
+def test_scale_position_shadow_semitransparency_and_type_level(client, caller) -> None:
+    src = image_bytes(400, 300, "JPEG")
+    r = post(client, caller.secret, src, size="full", scale="50%", position="0% 100%")
+    assert r.status_code == 200, r.content[:200]
+    width, height = int(r["X-Foreground-Width"]), int(r["X-Foreground-Height"])
+    assert max(width / 400, height / 300) == pytest.approx(0.5, abs=0.03)
+    assert int(r["X-Foreground-Left"]) <= 2  # against the left edge
+    assert int(r["X-Foreground-Top"]) + height >= 298  # on the bottom
+
+    plain = open_image(post(client, caller.secret, src, size="full").content)
+    drop = post(client, caller.secret, src, size="full", shadow_type="drop", shadow_opacity="90")
+    shadowed = open_image(drop.content)
+    outside = np.asarray(plain.getchannel("A")) == 0
+    assert np.asarray(shadowed.getchannel("A"))[outside].max() > 40  # a shadow where none was
+    none = post(client, caller.secret, src, size="full", shadow_type="none", format="png")
+    assert np.array_equal(np.asarray(open_image(none.content)), np.asarray(plain))
+
+    hard = post(client, caller.secret, src, size="full", semitransparency="false")
+    alpha = np.asarray(open_image(hard.content).getchannel("A"))
+    soft = np.asarray(plain.getchannel("A"))
+    partial = lambda a: np.count_nonzero((a > 10) & (a < 245))  # noqa: E731
+    assert partial(alpha) < partial(soft)
+
+    r = post(client, caller.secret, src, type_level="none")
+    assert r.status_code == 200 and "X-Type" not in r
+
+
+def test_previews_are_free(client, caller) -> None:
+    r = post(client, caller.secret, image_bytes(1000, 800, "JPEG"))  # size defaults to preview
+    assert r.status_code == 200 and r["X-Credits-Charged"] == "0"
+    assert balance(caller.workspace) == 10

@@ -1,4 +1,5 @@
-"""Property-based run of the native API against its own OpenAPI document (schemathesis).
+"""Property-based run of every API (native and drop-in dialects) against the OpenAPI document
+(schemathesis).
 
 Each operation is exercised in-process through the WSGI app with a real API key: generated
 requests (valid and invalid) must never give a 5xx, an undocumented status, content type or
@@ -42,7 +43,7 @@ def api_secret(transactional_db: None) -> str:
     derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
-def test_native_api_honours_its_schema(case, api_secret, settings_fast, eager) -> None:
+def test_every_dialect_honours_its_schema(case, api_secret, settings_fast, eager) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {api_secret}"}, checks=CHECKS)
 
 

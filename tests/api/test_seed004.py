@@ -115,6 +115,8 @@ def post(client, secret, data=None, **fields):
         {"size": "huge"},
         {"crop": "maybe"},
         {"channels": "rgb", "bg_color": "not-a-colour"},
+        {"channels": "rgba", "bg_color": "not-a-colour"},
+        {"bg_color": "#12345"},
     ],
 )
 def test_validation_error(client, caller, fields) -> None:
@@ -211,3 +213,14 @@ def test_missing_model_is_a_503_with_retry_after_and_charges_nothing(
     assert int(response["Retry-After"]) > 0
     assert "u2netp" not in body["message"] + body["details"]  # no server internals for the caller
     assert balance(caller.workspace) == 10
+
+
+def test_poof_own_path_with_image_file(client, caller) -> None:
+    """Seed 004 is poof.bg: its documented call is POST /v1/remove with ``image_file``."""
+    r = client.post(
+        "/v1/remove",
+        {"image_file": SimpleUploadedFile("x.jpg", image_bytes(160, 120))},
+        HTTP_X_API_KEY=caller.secret,
+    )
+    assert r.status_code == 200 and r["Content-Type"] == "image/png"
+    assert open_image(r.content).mode == "RGBA" and balance(caller.workspace) == 9

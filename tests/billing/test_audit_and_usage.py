@@ -144,7 +144,12 @@ def test_usage_by_workspace_user_key_and_day(usage_data, workspace, owner):
         r.label: (r.credits, r.cutouts, r.refunded)
         for r in usage_by(group="workspace", start=start, end=today)
     }
-    assert by_ws == {workspace.name: (5, 5, 0), usage_data["other_ws"].name: (4, 4, 1)}
+    other = usage_data["other_ws"]
+    # Staff tell workspaces apart (many are called "Personal"): name, owner and slug.
+    assert by_ws == {
+        f"{workspace.name} · {owner.email} ({workspace.slug})": (5, 5, 0),
+        f"{other.name} · second@example.com ({other.slug})": (4, 4, 1),
+    }
     by_user = {
         r.label: (r.credits, r.refunded) for r in usage_by(group="user", start=start, end=today)
     }
@@ -185,7 +190,11 @@ def test_staff_usage_page_chart_filters_and_csv(client, usage_data, workspace, o
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[0] == ["Workspace", "id", "credits used", "cutouts", "refunded", "net"]
     assert rows[-1] == ["Total", "", "9", "9", "1", "8"]
-    assert {r[0] for r in rows[1:-1]} == {workspace.name, usage_data["other_ws"].name}
+    other = usage_data["other_ws"]
+    assert {r[0] for r in rows[1:-1]} == {
+        f"{workspace.name} · owner@example.com ({workspace.slug})",
+        f"{other.name} · second@example.com ({other.slug})",
+    }
 
 
 def test_bad_filters_fall_back_to_defaults(client, usage_data, owner):
@@ -315,7 +324,11 @@ def test_billing_page_requires_login(client, db):
 def test_context_processor_flags_low_balance(workspace, settings):
     settings.CUTOUT_LOW_BALANCE_THRESHOLD = 5
     request = RequestFactory().get("/")
-    assert context_processors.credits(request) == {"credits": None, "credits_low": False}
+    assert context_processors.credits(request) == {
+        "credits": None,
+        "credits_low": False,
+        "credits_fresh": False,
+    }
     request.workspace = workspace  # type: ignore[attr-defined]
     ctx = context_processors.credits(request)
     assert bool(ctx["credits_low"]) is True

@@ -89,13 +89,15 @@ def staff(cast: Cast) -> Client:
 
 # What each page costs: session, user and current membership (middleware), what the layout shows
 # (the credits badge, the workspace switcher), then the page's own reads, the same for 2 rows as
-# for 10 of everything.
+# for 10 of everything. Billing adds the workspaces the person owns (the transfer form) and whether
+# the workspace ever had credits; staff usage names workspaces with their owners (one query each
+# for the rows and for the workspace menu).
 PAGES = {
-    "billing": (reverse("billing"), 14),
-    "staff usage by workspace": (reverse("usage") + "?group=workspace", 11),
-    "staff usage by user": (reverse("usage") + "?group=user", 11),
-    "staff usage by key": (reverse("usage") + "?group=api_key", 11),
-    "admin usage report": ("/admin/billing/usagereport/?group=api_key", 9),
+    "billing": (reverse("billing"), 17),
+    "staff usage by workspace": (reverse("usage") + "?group=workspace", 13),
+    "staff usage by user": (reverse("usage") + "?group=user", 12),
+    "staff usage by key": (reverse("usage") + "?group=api_key", 12),
+    "admin usage report": ("/admin/billing/usagereport/?group=api_key", 10),
     "admin ledger": ("/admin/billing/ledgerentry/", 10),
     "admin balances": ("/admin/billing/creditbalance/", 6),
     "admin reservations": ("/admin/billing/reservation/", 6),

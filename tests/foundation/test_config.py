@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 
 from cutout import config
 
@@ -191,3 +192,149 @@ def _python(code: str, extra: dict[str, str]) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Every variable checked at start-up (config.Reader)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CUTOUT_DEFAULT_PIPELINE": "fastest"}, "CUTOUT_DEFAULT_PIPELINE='fastest' is unknown"),
+        ({"LOG_FORMAT": "jsn"}, "LOG_FORMAT='jsn' is unknown: use one of text, json"),
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL='loud' is unknown"),
+        ({"EMAIL_PORT": "abc"}, "EMAIL_PORT='abc' is not an integer"),
+        ({"EMAIL_PORT": "70000"}, "EMAIL_PORT=70000 is above its maximum of 65535"),
+        ({"EMAIL_TIMEOUT": "0"}, "EMAIL_TIMEOUT=0 is below its minimum of 1"),
+        ({"EMAIL_USE_TLS": "1", "EMAIL_USE_SSL": "1"}, "EMAIL_USE_TLS and EMAIL_USE_SSL"),
+        ({"DEFAULT_FROM_EMAIL": "nobody"}, "DEFAULT_FROM_EMAIL='nobody' is not an email address"),
+        ({"ADMINS": "ops"}, "ADMINS='ops': use comma-separated addresses"),
+        ({"SITE_URL": "cutout.example.com"}, "SITE_URL='cutout.example.com' is not a URL"),
+        ({"CUTOUT_SOURCE_URL": "ftp://x"}, "CUTOUT_SOURCE_URL='ftp://x' is not a URL"),
+        ({"SENTRY_DSN": "nope"}, "SENTRY_DSN='nope' is not a URL"),
+        ({"SENTRY_TRACES_SAMPLE_RATE": "2"}, "SENTRY_TRACES_SAMPLE_RATE='2' must be between"),
+        ({"CUTOUT_FETCH_ALLOWED_NETWORKS": "10.0.0.0/8,intranet"}, "'intranet' is not a network"),
+        ({"CUTOUT_WORKER_PRELOAD": "fast,quick"}, "CUTOUT_WORKER_PRELOAD: 'quick' unknown"),
+        ({"CUTOUT_ORT_PROVIDERS": "CUDA"}, "'CUDA' is not an onnxruntime provider name"),
+        ({"CUTOUT_METRICS_TOKEN": "short"}, "CUTOUT_METRICS_TOKEN must be at least 16"),
+        ({"CUTOUT_RATELIMIT_REDIS_URL": "http://x"}, "CUTOUT_RATELIMIT_REDIS_URL='http://x'"),
+        ({"CSRF_TRUSTED_ORIGINS": "cutout.example.com"}, "must start with http:// or https://"),
+        (
+            {"CUTOUT_S3_BUCKET": "b", "CUTOUT_S3_PUBLIC_ENDPOINT_URL": "s3.example.com"},
+            "CUTOUT_S3_PUBLIC_ENDPOINT_URL",
+        ),
+        ({"CUTOUT_SOURCE_ARCHIVE": "/no/such/archive.tar.gz"}, "CUTOUT_SOURCE_ARCHIVE"),
+    ],
+)
+def test_each_setting_is_checked_and_named(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match="Cutout configuration error") as raised:
+        _settings(env, monkeypatch)
+    assert message in str(raised.value)
+
+
+def test_the_settings_module_loads_with_no_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = _settings({}, monkeypatch)
+    assert loaded["CUTOUT_DEFAULT_PIPELINE"] == "best" and loaded["LOG_FORMAT"] == "text"
+    assert loaded["EMAIL_PORT"] == 25 and loaded["EMAIL_TIMEOUT"] == 10
+    assert loaded["EMAIL_BACKEND"] == "cutout.mail.QueuedEmailBackend"
+    assert loaded["CUTOUT_UNKNOWN_VARIABLES"] == []
+
+
+def _settings(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """cutout/settings.py evaluated against ``env`` alone, in this process (no Django start)."""
+    import runpy
+
+    monkeypatch.setattr(config, "os_environ", lambda: {"CUTOUT_DATA_DIR": str(ROOT / "var"), **env})
+    return runpy.run_path(str(ROOT / "cutout" / "settings.py"))
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    env = {"CUTOUT_DEFAULT_PIPELINE": "fastest", "LOG_FORMAT": "jsn", "EMAIL_PORT": "abc"}
+    result = _manage(["check"], env)
+    assert result.returncode != 0
+    assert "3 problems" in result.stderr
+    for name in env:
+        assert f"  - {name}=" in result.stderr
+
+
+def test_the_reader_keeps_defaults_and_parses_values() -> None:
+    reader = config.Reader(
+        {
+            "A": " 7 ",
+            "B": "yes",
+            "C": "x, y,,z",
+            "D": "0.25",
+            "P": "Fast",
+            "M": "Ops <o@x.io>, b@x.io",
+        }
+    )
+    assert reader.integer("A", 1) == 7 and reader.integer("MISSING", 3) == 3
+    assert reader.flag("B", False) is True and reader.items("C", []) == ["x", "y", "z"]
+    assert reader.number("D", 0.0, maximum=1.0) == 0.25
+    assert reader.pipeline("P", "best") == "fast"
+    assert reader.addresses("M") == [("Ops", "o@x.io"), ("b@x.io", "b@x.io")]
+    reader.check()  # nothing wrong
+    assert {"A", "B", "C", "D", "P", "M", "MISSING"} <= reader.names
+
+
+def test_an_unknown_cutout_variable_is_a_check_warning() -> None:
+    result = _manage(["check"], {"CUTOUT_DEFAULT_PIPELNE": "fast"})
+    assert result.returncode == 0, result.stderr
+    assert "cutout.W001" in result.stderr + result.stdout
+    assert (
+        "CUTOUT_DEFAULT_PIPELNE is set but is not a Cutout setting" in result.stderr + result.stdout
+    )
+
+
+def test_the_readme_table_names_only_variables_the_settings_read() -> None:
+    """One place for each fact: the README's table and the settings agree."""
+    import re
+
+    from django.conf import settings
+
+    assert settings.CUTOUT_UNKNOWN_VARIABLES == []
+    table = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+    reader = config.Reader({})
+    code = (ROOT / "cutout" / "settings.py").read_text()
+    read = (
+        set(re.findall(r'"([A-Z][A-Z0-9_]{2,})"', code))
+        | set(config.S3_VARS)
+        | set(config.STRIPE_VARS)
+    )
+    gunicorn = (ROOT / "cutout" / "gunicorn_conf.py").read_text()
+    read |= set(re.findall(r'"(CUTOUT_[A-Z0-9_]+)"', gunicorn))
+    read |= {
+        config.S3_PUBLIC,
+        "STRIPE_API_BASE",
+        "DATABASE_CONN_MAX_AGE",
+        "CELERY_VISIBILITY_TIMEOUT",
+    }
+    assert reader.problems == []
+    assert documented - read == set(), "documented but never read"
+
+
+def test_every_variable_the_settings_read_is_in_the_readme_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The other direction: a new setting cannot go undocumented."""
+    import re
+
+    table = (ROOT / "README.md").read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", table))
+    read = _settings({}, monkeypatch)["env"].names  # type: ignore[attr-defined]
+    # Test-only knobs: eager tasks for the suite, the Stripe stand-in's address.
+    assert read - documented == {"CELERY_TASK_ALWAYS_EAGER", "STRIPE_API_BASE"}
+
+
+def test_the_web_servers_variables_are_not_reported_as_unknown() -> None:
+    """gunicorn_conf reads its own variables before Django starts: cutout.W001 must not call
+    them typos."""
+    import re
+
+    gunicorn = (ROOT / "cutout" / "gunicorn_conf.py").read_text()
+    names = set(re.findall(r'_number\("(CUTOUT_[A-Z0-9_]+)"', gunicorn))
+    assert names and names <= set(config.NOT_SETTINGS)

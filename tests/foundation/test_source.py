@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -32,3 +33,24 @@ def test_source_redirects_to_the_published_repository(
 @pytest.mark.django_db
 def test_every_page_links_the_source(client: Client) -> None:
     assert b'href="/source"' in client.get("/").content
+
+
+@pytest.mark.django_db
+def test_an_installed_copy_serves_the_archive_it_was_built_with(
+    client: Client, settings: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The container image has no git checkout: it serves the archive made at build time."""
+    built = tmp_path / "source.tar.gz"
+    with tarfile.open(built, "w:gz") as archive:
+        data = b"AGPL-3.0-or-later\n"
+        member = tarfile.TarInfo("cutout/LICENSE")
+        member.size = len(data)
+        archive.addfile(member, io.BytesIO(data))
+    settings.CUTOUT_SOURCE_ARCHIVE = str(built)  # type: ignore[attr-defined]
+    response = client.get("/source")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/gzip"
+    assert 'filename="cutout-source.tar.gz"' in response["Content-Disposition"]
+    body = b"".join(response.streaming_content)  # type: ignore[attr-defined]
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as archive:
+        assert archive.extractfile("cutout/LICENSE").read() == data  # type: ignore[union-attr]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import functools
 import io
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connections
 from PIL import Image
 
+from tests.browser import LAUNCH_ARGS
 from tests.web.images import photo_jpeg
 
 
@@ -41,3 +45,22 @@ def png_bytes(width: int = 64, height: int = 48) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (200, 30, 30)).save(out, "PNG")
     return out.getvalue()
+
+
+@pytest.fixture
+def browser(chromium_path: str) -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(
+            executable_path=chromium_path, headless=True, args=LAUNCH_ARGS
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+            # ORM calls made while playwright runs got their own connection: close it here, or
+            # PostgreSQL cannot drop the test database at the end.
+            connections.close_all()

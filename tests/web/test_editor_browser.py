@@ -24,7 +24,7 @@ from cutout.cutouts.services import cutout_create
 from cutout.models import Cutout, Source
 from tests.factories import signed_up
 from tests.web.conftest import photo
-from tests.web.test_browser import Watch, browser, log_in  # noqa: F401 (a fixture)
+from tests.web.test_browser import Watch, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -44,15 +44,16 @@ def _cutout(persona: Any) -> Cutout:
 
 
 class Stage:
-    """Screen <-> image pixels for the editor's fitted view (as editor.js fits it)."""
+    """Screen <-> image pixels for the editor's fitted view (as editor.js fits it) of an image of
+    ``width`` x ``height``."""
 
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, width: int = W, height: int = H) -> None:
         box = page.locator("#editor-stage").bounding_box()
         inner = page.locator("#editor-stage").evaluate("el => [el.clientWidth, el.clientHeight]")
         self.left, self.top = box["x"] + 1, box["y"] + 1  # inside its 1 px border
         self.w, self.h = inner
-        self.s = min(self.w / W, self.h / H)
-        self.ox, self.oy = (self.w - W * self.s) / 2, (self.h - H * self.s) / 2
+        self.s = min(self.w / width, self.h / height)
+        self.ox, self.oy = (self.w - width * self.s) / 2, (self.h - height * self.s) / 2
 
     def screen(self, x: float, y: float) -> tuple[float, float]:
         return self.left + self.ox + x * self.s, self.top + self.oy + y * self.s
@@ -110,7 +111,7 @@ def _download(page: Any) -> bytes:
 
 def test_the_editor_refines_paints_zooms_undoes_and_downloads(
     live_server: Any,
-    browser: Any,  # noqa: F811 (the fixture imported above)
+    browser: Any,
     artifacts_dir: Path,
 ) -> None:
     from playwright.sync_api import expect
@@ -262,7 +263,7 @@ def _rotated_jpeg() -> bytes:
 
 def test_an_exif_rotated_photo_is_edited_upright_and_by_keyboard(
     live_server: Any,
-    browser: Any,  # noqa: F811 (the fixture imported above)
+    browser: Any,
 ) -> None:
     from playwright.sync_api import expect
 
@@ -309,3 +310,57 @@ def test_an_exif_rotated_photo_is_edited_upright_and_by_keyboard(
     cutout.refresh_from_db()
     (hint,) = cutout.hints
     assert hint["kind"] == "remove" and abs(hint["x"] - 120) <= 1 and hint["y"] > 175
+
+    # Reset goes back to the automatic cutout; the preview background switches.
+    page.get_by_role("button", name="Reset").click()
+    expect(page.locator("#editor-status")).to_have_text("Updated")
+    cutout.refresh_from_db()
+    assert cutout.hints == [] and not cutout.refined
+    expect(page.get_by_role("button", name="Undo")).to_be_enabled()
+    page.get_by_role("button", name="Dark").click()
+    expect(page.get_by_role("button", name="Dark")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#editor-stage")).to_have_class(re.compile(r"\bbg-dark\b"))
+
+
+def test_a_busy_server_is_asked_again_and_a_refused_edit_is_taken_back(
+    live_server: Any, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    persona = signed_up(credits=3)
+    cutout = _cutout(persona)
+    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
+    sent: list[list[dict[str, Any]]] = []
+    answers = ["busy", "real", "refused", "real"]  # what the next refine requests meet
+
+    def refine(route: Any) -> None:
+        sent.append(json.loads(route.request.post_data)["hints"])
+        answer = answers.pop(0)
+        if answer == "busy":  # a 503 with Retry-After, as cutout/errors.py answers an outage
+            error = {"code": "unavailable", "message": "Try again later."}
+            route.fulfill(status=503, headers={"Retry-After": "1"}, json={"error": error})
+        elif answer == "refused":
+            error = {"code": "invalid_parameter", "field": "hints", "message": "hints[1]: no."}
+            route.fulfill(status=400, json={"error": error})
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/app/cutouts/[^/]+/refine$"), refine)
+    log_in(page, live_server.url, persona.user.email, persona.password)
+    page.goto(f"{live_server.url}/app/cutouts/{cutout.pk}/")
+    status = page.locator("#editor-status")
+    expect(status).to_contain_text("Ready")
+    stage = Stage(page)
+    page.mouse.click(*stage.screen(320.5, 330.5))
+    expect(status).to_contain_text("trying again in 1 s")
+    expect(status).to_have_text("Updated")  # the same list, sent again by itself
+    assert sent == [[{"kind": "keep", "x": 320, "y": 330}]] * 2
+
+    page.keyboard.press("x")
+    page.mouse.click(*stage.screen(40.5, 40.5))
+    expect(status).to_contain_text("That edit was taken back. Nothing was charged.")
+    page.mouse.click(*stage.screen(600.5, 40.5))
+    expect(status).to_have_text("Updated")
+    assert sent[-1] == [{"kind": "keep", "x": 320, "y": 330}, {"kind": "remove", "x": 600, "y": 40}]
+    cutout.refresh_from_db()
+    assert cutout.hints == sent[-1] and cutout.version == 2

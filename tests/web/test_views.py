@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -283,9 +284,17 @@ def test_library_filters_pagination_and_delete(settings: Any) -> None:
     files = [str(Cutout.objects.get(pk=i).result.name) for i in ids]
     response = client.post(reverse("library"), {"cutout": ids})
     assert response.status_code == 302
-    assert list(Cutout.objects.values_list("input_name", flat=True)) == ["transparent.jpg"]
+    # Hidden at once (the undo keeps the files a while), purged by the sweep after the window.
+    listed = client.get(reverse("library")).context["page"].object_list
+    assert [c.input_name for c in listed] == ["transparent.jpg"]
     from django.core.files.storage import default_storage
+    from django.utils import timezone
 
+    from cutout.files.retention import UNDO_WINDOW, retention_sweep
+
+    assert all(default_storage.exists(name) for name in files)
+    retention_sweep(now=timezone.now() + UNDO_WINDOW + timedelta(seconds=1))
+    assert list(Cutout.objects.values_list("input_name", flat=True)) == ["transparent.jpg"]
     assert not any(default_storage.exists(name) for name in files)
 
 

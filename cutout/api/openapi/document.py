@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document of the native API (``/api/openapi.json``).
+"""The OpenAPI 3.1 document (``/api/openapi.json``): the native API and every drop-in dialect
+(:mod:`~cutout.api.openapi.dialects`).
 
 Hand-written on purpose: it is the contract, and tests run schemathesis against it, so every
 status code and field the views return is declared here. The schemas are in
@@ -10,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from cutout.api.openapi.dialects import SECURITY, dialect_paths
 from cutout.api.openapi.paths import paths
 from cutout.api.openapi.schemas import (
     ACCOUNT_SCHEMA,
@@ -38,6 +40,7 @@ def _components() -> dict[str, Any]:
                 "description": "Authorization: Bearer ck_…",
             },
             "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+            **SECURITY,
         },
         "headers": {
             "X-Request-ID": {
@@ -76,7 +79,7 @@ def document() -> dict[str, Any]:
         "info": INFO,
         "servers": [{"url": "/"}],
         "security": security,
-        "paths": paths(),
+        "paths": {**paths(), **dialect_paths()},
         "components": _components(),
     }
     return copy.deepcopy(doc)

@@ -225,6 +225,7 @@ JOB_SCHEMA: dict[str, Any] = {
                 "running": {"type": "integer"},
                 "done": {"type": "integer"},
                 "failed": {"type": "integer"},
+                "waiting": {"type": "integer", "description": "Items waiting for credits"},
                 "remaining": {"type": "integer"},
                 "percent": {"type": "integer"},
                 "finished": {"type": "boolean"},

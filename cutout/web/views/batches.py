@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from billing.selectors import balance_for
 from cutout.jobs.selectors import job_items, job_progress, jobs_for_workspace
+from cutout.jobs.services import job_resume
 from cutout.models import Job, JobItem
 from cutout.web.common import current_workspace, file_url, job_or_404, workspace_page
 from cutout.web.forms import FORMAT_LABELS, style_of
@@ -35,7 +38,8 @@ def _item_payload(item: JobItem) -> dict[str, Any]:
 
 
 def batch_payload(job: Job) -> dict[str, Any]:
-    """What the batch page shows and its script polls: status, counts and every item."""
+    """What the batch page shows and its script polls: status, counts and every item, and the
+    workspace's credits (the page's header counter follows them)."""
     progress = job_progress(job)
     job.refresh_from_db(fields=["status", "result_zip", "finished_at"])
     closed = job.status in (Job.Status.DONE, Job.Status.FAILED)
@@ -43,6 +47,7 @@ def batch_payload(job: Job) -> dict[str, Any]:
         "status": job.status,
         **progress.as_dict(),
         "closed": closed,
+        "credits_available": balance_for(job.workspace_id).available,
         "zip_url": reverse("batch_zip", args=[job.pk]) if job.result_zip else None,
         "items": [_item_payload(item) for item in job_items(job)],
     }
@@ -79,6 +84,19 @@ def batch_status(request: HttpRequest, job_id: str) -> JsonResponse:
     response = JsonResponse(batch_payload(job))
     patch_cache_control(response, no_store=True)
     return response
+
+
+@workspace_page
+@require_POST
+def batch_resume(request: HttpRequest, job_id: str) -> HttpResponse:
+    """Run the items waiting for credits, as many as the credits available now cover."""
+    job = job_or_404(request, job_id)
+    queued = job_resume(job_id=job.pk)
+    if queued:
+        messages.success(request, f"Resumed: {queued} image{'s' if queued != 1 else ''} queued.")
+    else:
+        messages.warning(request, "No credits are available yet: buy or move some first.")
+    return redirect("batch_detail", job.pk)
 
 
 @workspace_page

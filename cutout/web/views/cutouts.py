@@ -15,10 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 from cutout import engine
 from cutout.cutouts import selectors
 from cutout.cutouts.refine import cutout_editable
-from cutout.cutouts.rerender import cutout_root, cutout_version
-from cutout.cutouts.services import cutouts_delete
+from cutout.cutouts.rerender import cutout_format_file, cutout_root, cutout_version
 from cutout.cutouts.thumbnails import cutout_thumbnail
-from cutout.engine import options_from_dict
 from cutout.models import Cutout
 from cutout.web.common import (
     current_user,
@@ -28,6 +26,7 @@ from cutout.web.common import (
     workspace_page,
 )
 from cutout.web.forms import EXTENSIONS, FORMAT_LABELS, OptionsForm, initial_from, style_of
+from cutout.web.views.library import trash_with_undo, undo_minutes
 
 
 def _download_name(cutout: Cutout, fmt: str) -> str:
@@ -47,6 +46,23 @@ def _size_of(field: Any) -> int | None:
         return int(field.size)
     except Exception:  # a missing file shows no size rather than an error page
         return None
+
+
+def before_frame(cutout: Cutout) -> str | None:
+    """Where the original goes under a cropped result so that the two line up in the before/after
+    view: CSS percentages of the result's box (None: no crop, the two already match; "" for a
+    crop made before results recorded their canvas, which cannot be lined up)."""
+    if not (cutout.options or {}).get("crop"):
+        return None
+    canvas = (cutout.metadata or {}).get("canvas")
+    width, height = cutout.width, cutout.height
+    if not canvas or not width or not height or not canvas.get("width") or not canvas.get("height"):
+        return ""
+    cw, ch = float(canvas["width"]), float(canvas["height"])
+    return (
+        f"left: {-100 * canvas['left'] / cw:.4f}%; top: {-100 * canvas['top'] / ch:.4f}%; "
+        f"width: {100 * width / cw:.4f}%; height: {100 * height / ch:.4f}%"
+    )
 
 
 @workspace_page
@@ -69,6 +85,7 @@ def cutout_detail(request: HttpRequest, cutout_id: str) -> HttpResponse:
         "format_label": FORMAT_LABELS.get(fmt, fmt.upper()),
         "result_url": shown,
         "original_url": file_url(request, root.original) if root.original else None,
+        "before_frame": before_frame(cutout),
         "result_bytes": _size_of(cutout.result) if cutout.result else None,
         "downloads": [
             (f, FORMAT_LABELS[f], reverse("cutout_download", args=[cutout.pk, f]), f == fmt)
@@ -78,6 +95,7 @@ def cutout_detail(request: HttpRequest, cutout_id: str) -> HttpResponse:
         else [],
         "form": OptionsForm(initial=initial_from(options)),
         "rerender_of": root if root.pk != cutout.pk else None,
+        "undo_minutes": undo_minutes(),
         "editable": cutout_editable(cutout),
     }
     return render(request, "cutout/result.html", context)
@@ -106,30 +124,19 @@ def cutout_rerender(request: HttpRequest, cutout_id: str) -> HttpResponse:
 @workspace_page
 @require_GET
 def cutout_download(request: HttpRequest, cutout_id: str, fmt: str) -> HttpResponse:
+    """The result as a file: in its own format, or in another one rendered next to it (a format
+    is not a new version of the cutout)."""
     cutout = cutout_or_404(request, cutout_id)
     if cutout.status != Cutout.Status.SUCCEEDED or not cutout.result:
         raise Http404("This cutout has no result.")
     if fmt not in _formats_for(cutout):
         raise Http404("Unknown format.")
-    target = cutout
-    if fmt != (cutout.options or {}).get("format"):
-        opts = {**(cutout.options or {}), "format": fmt}
-        if fmt == "jpeg" and opts.get("channels") == "rgba":
-            opts["channels"] = None
-        if fmt == "zip":
-            opts["channels"] = None
-        try:
-            target = cutout_version(
-                source=cutout_root(cutout),
-                options=options_from_dict(opts),
-                user=current_user(request),
-            )
-        except engine.EngineError as exc:
-            messages.error(request, f"Could not make a {FORMAT_LABELS[fmt]}: {exc.message}")
-            return redirect("cutout_detail", cutout.pk)
-    return HttpResponseRedirect(
-        file_url(request, target.result, filename=_download_name(cutout, fmt))
-    )
+    try:
+        name = cutout_format_file(cutout=cutout, fmt=fmt)
+    except engine.EngineError as exc:
+        messages.error(request, f"Could not make a {FORMAT_LABELS[fmt]}: {exc.message}")
+        return redirect("cutout_detail", cutout.pk)
+    return HttpResponseRedirect(file_url(request, name, filename=_download_name(cutout, fmt)))
 
 
 @workspace_page
@@ -151,6 +158,5 @@ def cutout_thumb(request: HttpRequest, cutout_id: str) -> HttpResponse:
 @require_POST
 def cutout_delete(request: HttpRequest, cutout_id: str) -> HttpResponse:
     cutout = cutout_or_404(request, cutout_id)
-    cutouts_delete(workspace=current_workspace(request), cutouts=[cutout])
-    messages.success(request, f"Deleted {cutout.input_name or 'the cutout'}.")
+    trash_with_undo(request, current_workspace(request), [cutout_root(cutout)])
     return redirect("library")

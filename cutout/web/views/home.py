@@ -91,15 +91,18 @@ def upload(request: HttpRequest) -> HttpResponse:
         first = next(iter(form.errors.values()))[0]
         problem = Problem(400, "invalid_option", "Invalid option", str(first))
     if problem is None:
+        one = len(files) == 1 and not _is_zip(files[0])
         try:
             options = form.engine_options()
-            if len(files) == 1 and not _is_zip(files[0]):
+            if one:
                 return _upload_one(request, files[0], options)
-            return _upload_batch(request, files, options)
+            return _upload_batch(
+                request, files, options, partial=request.POST.get("partial") == "1"
+            )
         except Exception as exc:
             if meaning_of(exc) is None:  # not one of ours: a bug or an outage
                 logger.exception("web upload failed")
-            problem = problem_for(exc)
+            problem = problem_for(exc, batch=not one)
     assert problem is not None
     if wants_json(request):
         return problem.response()
@@ -131,7 +134,7 @@ def _upload_one(request: HttpRequest, file: UploadedFile, options: engine.Option
 
 
 def _upload_batch(
-    request: HttpRequest, files: list[UploadedFile], options: engine.Options
+    request: HttpRequest, files: list[UploadedFile], options: engine.Options, *, partial: bool
 ) -> HttpResponse:
     # One file here is a ZIP of images (upload sends a single image to _upload_one).
     inputs: dict[str, Any] = {"zip_file": files[0]} if len(files) == 1 else {"files": files}
@@ -140,6 +143,7 @@ def _upload_batch(
         options=options,
         user=current_user(request),
         source=Source.WEB,
+        partial=partial,
         **inputs,
     )
     url = reverse("batch_detail", args=[job.pk])

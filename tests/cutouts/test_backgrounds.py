@@ -1,0 +1,147 @@
+"""cutout_create and re-renders with backgrounds, free previews and "nothing found"."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from billing.models import LedgerEntry, Reservation
+from cutout import engine
+from cutout.cutouts.records import credits_for
+from cutout.cutouts.rerender import cutout_version
+from cutout.cutouts.services import cutout_create
+from cutout.models import Cutout, Source
+from tests.api.images import image_bytes, open_image
+from tests.factories import balance, make_caller
+
+pytestmark = pytest.mark.django_db
+
+JPEG = image_bytes(160, 120, "JPEG", quality=92)
+
+
+def png(colour: tuple[int, int, int], size: tuple[int, int] = (40, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def opts(**kw) -> engine.Options:
+    kw.setdefault("pipeline", "fast")
+    return engine.Options(**kw)
+
+
+def create(caller, data: bytes = JPEG, **kw):
+    kw.setdefault("options", opts())
+    return cutout_create(
+        workspace=caller.workspace, data=data, api_key=caller.api_key, source=Source.API, **kw
+    )
+
+
+def test_a_background_picture_goes_under_the_subject_and_is_named_by_its_hash() -> None:
+    caller = make_caller(credits=5)
+    bg = png((0, 80, 160))
+    cutout = create(caller, background=bg)
+    assert cutout.status == Cutout.Status.SUCCEEDED and cutout.credits_charged == 1
+    assert cutout.options["bg_image"] == "sha256:" + hashlib.sha256(bg).hexdigest()
+    result = np.asarray(open_image(cutout.result.read()))
+    assert result.shape == (120, 160, 3)  # opaque
+    assert result[2, 2].tolist() == [0, 80, 160]
+    # Another picture is another request (no dedup onto the first); the same one is deduplicated.
+    other = create(caller, background=png((200, 0, 0)))
+    assert other.credits_charged == 1 and np.asarray(open_image(other.result.read()))[2, 2][0] > 150
+    again = create(caller, background=bg)
+    assert again.credits_charged == 0 and again.metadata["dedup_of"] == str(cutout.pk)
+
+
+def test_a_bad_background_picture_costs_nothing() -> None:
+    caller = make_caller(credits=5)
+    with pytest.raises(engine.InvalidImage):
+        create(caller, background=b"not a picture")
+    assert balance(caller.workspace) == 5 and not Cutout.objects.exists()
+    with pytest.raises(engine.InvalidOption):
+        create(caller, options=opts(bg_image="sha256:abc"))  # named, never sent
+    assert not Reservation.objects.exists()
+
+
+def test_background_blur_at_upload_time() -> None:
+    caller = make_caller(credits=5)
+    cutout = create(caller, options=opts(bg_blur="3%"))
+    assert cutout.metadata["background"] == "blur"
+    assert open_image(cutout.result.read()).mode == "RGB"
+
+
+@pytest.mark.parametrize(("size", "charged"), [("preview", 0), ("0.25mp", 0), ("full", 1)])
+def test_previews_are_free(size, charged) -> None:
+    caller = make_caller(credits=2)
+    options = opts(size=size)
+    assert credits_for(options) == charged
+    cutout = create(caller, options=options)
+    assert cutout.status == Cutout.Status.SUCCEEDED and cutout.credits_charged == charged
+    assert balance(caller.workspace) == 2 - charged
+    assert LedgerEntry.objects.filter(kind="debit").count() == charged
+    assert Reservation.objects.count() == charged  # a free preview reserves nothing
+
+
+def test_a_free_preview_needs_no_credit() -> None:
+    caller = make_caller(credits=0)
+    cutout = create(caller, options=opts(size="preview"))
+    assert cutout.status == Cutout.Status.SUCCEEDED and cutout.credits_charged == 0
+
+
+def test_a_solid_colour_is_refused_as_unknown_foreground_and_not_charged() -> None:
+    caller = make_caller(credits=3)
+    with pytest.raises(engine.NoForeground) as caught:
+        create(caller, data=png((240, 240, 240), (160, 120)))
+    assert caught.value.code == "unknown_foreground"
+    assert balance(caller.workspace) == 3
+    failed = Cutout.objects.get()
+    assert failed.status == Cutout.Status.FAILED and failed.error_code == "unknown_foreground"
+    assert failed.credits_charged == 0 and not failed.result and not failed.matte
+    assert Reservation.objects.get().status == Reservation.Status.RELEASED
+
+
+def test_backgrounds_are_free_versions_of_the_stored_matte() -> None:
+    caller = make_caller(credits=1)
+    source = create(caller)
+    assert balance(caller.workspace) == 0
+    on_green = cutout_version(source=source, options=opts(), background=png((0, 200, 0), (16, 16)))
+    assert on_green.credits_charged == 0 and on_green.metadata["rerender_of"] == str(source.pk)
+    arr = np.asarray(open_image(on_green.result.read()))
+    assert arr[1, 1].tolist() == [0, 200, 0]
+    placed = cutout_version(source=source, options=opts(bg_color="white", scale="50%"))
+    box = placed.metadata["bbox"]
+    assert max(box["width"] / 160, box["height"] / 120) == pytest.approx(0.5, abs=0.03)
+    assert balance(caller.workspace) == 0 and LedgerEntry.objects.filter(kind="debit").count() == 1
+
+
+def test_a_blurred_background_version_needs_the_original() -> None:
+    caller = make_caller(credits=2)
+    caller.workspace.edit_window_hours = 0  # originals kept neither for good nor for editing
+    caller.workspace.save()
+    source = create(caller)
+    with pytest.raises(engine.InvalidOption) as caught:
+        cutout_version(source=source, options=opts(bg_blur="2%"))
+    assert caught.value.field == "bg_blur" and "original" in caught.value.message
+
+    caller.workspace.keep_originals = True
+    caller.workspace.save()
+    kept = create(caller, data=image_bytes(160, 120, "JPEG", seed=4))
+    blurred = cutout_version(source=kept, options=opts(bg_blur="2%"))
+    assert blurred.credits_charged == 0 and blurred.metadata["background"] == "blur"
+    assert open_image(blurred.result.read()).mode == "RGB"
+
+
+@pytest.mark.parametrize("free", [{"size": "preview"}, {"watermark": True}])
+def test_a_free_cutout_has_only_free_versions(free) -> None:
+    caller = make_caller(credits=3)
+    source = create(caller, options=opts(**free))
+    assert source.credits_charged == 0
+    with pytest.raises(engine.InvalidOption) as caught:
+        cutout_version(source=source, options=opts())  # full size, no mark: would be paid work
+    assert caught.value.field == "size"
+    again = cutout_version(source=source, options=opts(bg_color="white", **free))
+    assert again.credits_charged == 0 and balance(caller.workspace) == 3
