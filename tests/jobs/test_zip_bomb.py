@@ -138,7 +138,9 @@ def test_concurrent_bombs_stay_within_a_few_megabytes(settings: Any) -> None:
         tracemalloc.stop()
     assert not errors, errors
     assert len(jobs) == 4
-    assert peak < 16 * MB, f"peak {peak / MB:.1f} MB"
+    # Holding the batches would peak near 80 MB; streaming peaks at 11-18 MB across runs (spools,
+    # the upload threads, storage clients), so the bound sits well between the two.
+    assert peak < 32 * MB, f"peak {peak / MB:.1f} MB"
     for job in jobs:
         items = list(job.items.order_by("position"))
         assert len(items) == 20 and {i.status for i in items} == {JobItem.Status.QUEUED}
