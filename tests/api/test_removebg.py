@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import base64
-import http.server
 import io
-import threading
 import zipfile
 
 import numpy as np
@@ -15,6 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from tests.factories import balance, make_caller
+from tests.image_server import serving_image
 
 from .conftest import curl
 from .images import image_bytes, open_image
@@ -91,25 +90,8 @@ def test_default_size_is_preview_and_json_answer(host, live_caller) -> None:
 @pytest.fixture
 def image_server(settings):
     """A local server the operator allows (CUTOUT_FETCH_ALLOWED_NETWORKS), serving one JPEG."""
-    payload = image_bytes(300, 200, "JPEG")
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.CUTOUT_FETCH_ALLOWED_NETWORKS = ["127.0.0.1/32"]
-    yield f"http://127.0.0.1:{server.server_address[1]}/shop/shoe.jpg"
-    server.shutdown()
-    server.server_close()
+    with serving_image(settings, image_bytes(300, 200, "JPEG"), "/shop/shoe.jpg") as url:
+        yield url
 
 
 def test_image_url_json_body(host, live_caller, image_server) -> None:

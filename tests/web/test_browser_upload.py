@@ -3,8 +3,6 @@ URL through the same guarded fetcher as the API, colour presets, and copying the
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from cutout import engine
 from cutout.cutouts.services import cutout_create
 from cutout.models import Cutout, Source
 from tests.factories import signed_up
+from tests.image_server import serving_image
 from tests.web.browsing import PHONE, shot, signed_in
 from tests.web.images import photo_jpeg
 
@@ -66,25 +65,8 @@ def test_quality_choice_shows_the_default_and_the_time_each_takes(
 @pytest.fixture
 def image_server(settings: Any) -> Iterator[str]:
     """A local server the operator allows (CUTOUT_FETCH_ALLOWED_NETWORKS), serving one JPEG."""
-    payload = photo_jpeg("mug", (320, 240))
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.CUTOUT_FETCH_ALLOWED_NETWORKS = ["127.0.0.1/32"]
-    yield f"http://127.0.0.1:{server.server_address[1]}/shop/mug.jpg"
-    server.shutdown()
-    server.server_close()
+    with serving_image(settings, photo_jpeg("mug", (320, 240)), "/shop/mug.jpg") as url:
+        yield url
 
 
 def test_upload_by_url_fetches_behind_the_guard(
