@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -40,6 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from cutout.tools.processes import stop_groups
 
 # Django and the project are imported inside functions on purpose: the servers and the set-up
 # step are processes of their own with the environment each set-up chooses.
@@ -128,16 +129,6 @@ def _serve(setup: Setup, env: dict[str, str], port: int, log: Path) -> subproces
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 def _processes(master: int) -> list[int]:
@@ -312,7 +303,7 @@ def _bench_setup(setup: Setup, args: argparse.Namespace, counts: list[int]) -> l
                 results.append(figures)
                 _print_row(setup, figures)
         finally:
-            _stop(proc)
+            stop_groups([proc])
         return results
     finally:
         if not args.keep:

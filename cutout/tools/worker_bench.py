@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+
+from cutout.tools.processes import stop_groups
 
 # Django and the project are imported inside the functions on purpose: the environment (database,
 # broker, data folder) is chosen first and Django set up with it; worker processes do the same.
@@ -95,18 +96,6 @@ def _start_workers(
             )
         )
     return procs, paths
-
-
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _run_job(
@@ -258,7 +247,7 @@ def _measure(
             workspace, _images(args.images, width, height), args.pipeline, timeout=3600
         )
     finally:
-        _stop(procs)
+        stop_groups(procs)
         _drop_queue(app, queue)
     measured.update(
         {"workers": count, "threads_per_worker": threads, "load_before": round(load, 2)}

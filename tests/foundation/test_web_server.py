@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from cutout.gunicorn_conf import gunicorn_command, intra_op_threads
+from cutout.tools.processes import stop_groups
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,16 +55,6 @@ def _start(
     return proc, log
 
 
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def test_threads_follow_the_worker_count():
     assert intra_op_threads(1, cores=2) == 2
     assert intra_op_threads(2, cores=2) == 1
@@ -85,7 +75,7 @@ def test_a_worker_loads_its_models_before_the_first_request(tmp_path):
         body = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).json()
         assert body["checks"]["models"]["loaded"] == ["u2netp"]  # before any cutout was made
     finally:
-        _stop(proc)
+        stop_groups([proc])
 
 
 @pytest.mark.slow
@@ -94,7 +84,7 @@ def test_a_gpu_that_cannot_run_stops_the_server(tmp_path):
     try:
         code = proc.wait(timeout=120)
     finally:
-        _stop(proc)
+        stop_groups([proc])
     text = log.read_text()
     assert code != 0, text  # gunicorn halts when a worker fails to boot
     assert "CUDAExecutionProvider" in text and "onnxruntime-gpu" in text
@@ -117,4 +107,4 @@ def test_cutout_serve_starts_its_workers_the_same_way(tmp_path):
         assert log.read_text().count(expected) == 2, log.read_text()
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
     finally:
-        _stop(proc)
+        stop_groups([proc])
