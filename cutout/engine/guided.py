@@ -73,7 +73,6 @@ class Params:
     rim: int = 2  # soft rim kept around a changed edge (px), as fusion.commit
     remove_components: bool = True  # a remove click on a secondary island removes all of it
     guard: float = 0.0  # a click may flip at most this many times pi r^2 (0: no limit)
-    box_bias: float = 0.0  # nats added inside the box after averaging (towards the subject)
     box_inset: float = 0.08  # > 0: the box's evidence map whose subject spans the box inset so
 
 
@@ -138,7 +137,7 @@ def _box_decision(
     little room, so the decision that spans it is the likelier one."""
     x0, y0, x1, y1 = box
     full = z[y0:y1, x0:x1]
-    maps = [0.5 * (full + crop_z) + p.box_bias]
+    maps = [0.5 * (full + crop_z)]
     if p.box_inset > 0:
         maps += [crop_z, np.maximum(full, crop_z)]
     h, w = full.shape
