@@ -72,10 +72,10 @@ pytest: dev-deps models
 
 test: lint typecheck pytest
 
-# The compose stack from its images (podman, which .ci/containers installs; images built from
-# Debian packages, no registry needed): 10-20 min on a machine that never built them, 2-3 min
-# after. Not part of `make test`: it needs the network for its first build. CI=true: a missing
-# tool fails instead of skipping.
+# The compose stack's smoke test alone, images built first (podman, which .ci/containers installs;
+# images made from Debian packages, no registry needed): 10-20 min on a machine that never built
+# them, 2-3 min after. `make test` runs the same test when the images are there (.ci/run builds
+# them first) and skips it otherwise, except in CI, where a missing stack fails.
 smoke: dev-deps
 	bash .ci/containers
 	eval "$$(bash .ci/containers --env)" && CI=true $(VENV)/bin/pytest -m containers \
