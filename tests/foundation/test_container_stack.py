@@ -2,10 +2,11 @@
 processed by the two worker containers, the results on the S3 store (fetched from the host
 through the public endpoint the links are signed for), readiness, liveness, metrics, /source.
 
-``make smoke`` runs it: ``bash .ci/containers`` builds the images from Debian packages (no
-registry needed) and ``bash .ci/containers --env`` prints ``CUTOUT_TEST_COMPOSE``, the compose
-command. The ``containers`` marker keeps it out of ``make test`` (the first build takes minutes
-and the network). One stack for the module, torn down (volumes too) after.
+``bash .ci/containers`` builds the images from Debian packages (no registry needed) and ``bash
+.ci/containers --env`` prints ``CUTOUT_TEST_COMPOSE``, the compose command. .ci/run does both
+before ``make test``, so CI always runs this module; elsewhere it is skipped until the images are
+built (``make smoke`` builds them and runs only this module). One stack for the module, torn down
+(volumes too) after.
 """
 
 from __future__ import annotations
@@ -13,11 +14,8 @@ from __future__ import annotations
 import io
 import os
 import re
-import secrets
-import shlex
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import pytest
 import requests
 from PIL import Image
 
+from cutout.tools.stack_bench import Stack, compose_command, run_batch, stack_env, wait_ready
 from tests.conftest import require
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
@@ -42,92 +41,16 @@ PHOTO = ROOT / "static" / "img" / "landing" / "before.jpg"
 BATCH = 4
 
 
-class Stack:
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.command, self.env = command, env
-
-    def run(self, *args: str, check: bool = True, timeout: float = 300) -> str:
-        result = subprocess.run(
-            [*self.command, "-p", PROJECT, *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"compose {' '.join(args)} failed ({result.returncode}):\n"
-                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-            )
-        return result.stdout
-
-    def exec(self, service: str, *args: str) -> str:
-        return self.run("exec", "-T", service, *args).strip()
-
-    def containers(self, service: str) -> list[str]:
-        out = subprocess.run(
-            [
-                "podman",
-                "ps",
-                "--filter",
-                f"label=com.docker.compose.project={PROJECT}",
-                "--filter",
-                f"label=com.docker.compose.service={service}",
-                "--format",
-                "{{.Names}}",
-            ],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        return sorted(name for name in out.split() if name)
-
-    def logs(self, container: str) -> str:
-        result = subprocess.run(
-            ["podman", "logs", container], env=self.env, capture_output=True, text=True
-        )
-        return result.stdout + result.stderr
-
-
-def _wait_ready(timeout: float = 420) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    last = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            response = requests.get(f"{BASE}/readyz", timeout=10)
-            if response.status_code == 200:
-                return dict(response.json())
-            last = f"{response.status_code} {response.text[:500]}"
-        except requests.RequestException as exc:
-            last = type(exc).__name__
-        time.sleep(2)
-    raise AssertionError(f"/readyz never answered 200: {last}")
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    command = shlex.split(os.environ.get("CUTOUT_TEST_COMPOSE", ""))
+    command = compose_command()
     require(
         bool(command)
         and shutil.which(command[0]) is not None
         and shutil.which("podman") is not None,
         "podman and a compose command with the stack's images built (bash .ci/containers)",
     )
-    env = {
-        **os.environ,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "POSTGRES_PASSWORD": secrets.token_urlsafe(18),
-        "S3_SECRET_KEY": secrets.token_urlsafe(18),
-        "CUTOUT_BIND": "127.0.0.1",
-        "CUTOUT_PORT": str(PORT),
-        "S3_PORT": str(S3_PORT),
-        "CUTOUT_S3_PUBLIC_ENDPOINT_URL": f"http://127.0.0.1:{S3_PORT}",
-        "CUTOUT_WORKERS": "2",
-    }
-    env.setdefault("CONTAINERS_CONF", str(ROOT / ".ci" / "containers.conf"))
-    made = Stack(command, env)
+    made = Stack(command, stack_env(port=PORT, s3_port=S3_PORT, workers=2), PROJECT)
     made.run("down", "-v", check=False)
     try:
         made.run("up", "-d", "--no-build", timeout=600)
@@ -140,49 +63,18 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def ready(stack: Stack) -> dict[str, Any]:
-    return _wait_ready()
+    return wait_ready(BASE)
 
 
 @pytest.fixture(scope="module")
 def api_key(stack: Stack, ready: dict[str, Any]) -> str:
-    password = secrets.token_urlsafe(16)
-    out = stack.exec(
-        "web",
-        "cutout",
-        "manage",
-        "create_user",
-        "--email",
-        "smoke@example.invalid",
-        "--password",
-        password,
-    )
-    slug = out.splitlines()[-1].strip()
-    key = stack.exec(
-        "web", "cutout", "manage", "create_api_key", "--workspace", slug, "--name", "smoke"
-    )
-    return key.splitlines()[-1].strip()
+    return stack.api_key("smoke@example.invalid")
 
 
 @pytest.fixture(scope="module")
 def batch(stack: Stack, api_key: str) -> dict[str, Any]:
     """One batch of BATCH photos, posted once, polled until it ends."""
-    data = PHOTO.read_bytes()
-    files = [("image", (f"photo-{n}.jpg", data, "image/jpeg")) for n in range(BATCH)]
-    response = requests.post(
-        f"{BASE}/api/v1/cutouts?async=true", headers={"X-Api-Key": api_key}, files=files, timeout=60
-    )
-    assert response.status_code == 202, response.text
-    job_id = response.json()["id"]
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        job = requests.get(
-            f"{BASE}/api/v1/jobs/{job_id}", headers={"X-Api-Key": api_key}, timeout=30
-        )
-        body = dict(job.json())
-        if body["status"] in ("done", "failed"):
-            return body
-        time.sleep(1)
-    raise AssertionError(f"job {job_id} did not finish: {body}")
+    return run_batch(BASE, api_key, [PHOTO.read_bytes()] * BATCH, timeout=300)
 
 
 def test_web_is_ready_on_postgresql_redis_and_s3(stack: Stack, ready: dict[str, Any]) -> None:
@@ -297,3 +189,41 @@ def test_the_images_command_line_works_offline(stack: Stack, ready: dict[str, An
 
 def test_readiness_after_the_batch(stack: Stack, batch: dict[str, Any]) -> None:
     assert requests.get(f"{BASE}/readyz", timeout=10).status_code == 200
+
+
+def test_a_database_backup_restores_with_the_documented_commands(
+    stack: Stack, batch: dict[str, Any]
+) -> None:
+    """docs/operations.md's pg_dump / pg_restore, rehearsed: the dump restored into a fresh
+    database holds the same cutouts, ledger entries and balances as the live one."""
+    compose = [*stack.command, "-p", stack.project]
+    dumped = subprocess.run(
+        [*compose, "exec", "-T", "postgres", "pg_dump", "-U", "cutout", "-Fc", "cutout"],
+        cwd=ROOT,
+        env=stack.env,
+        capture_output=True,
+        timeout=120,
+    )
+    dump = dumped.stdout
+    assert dumped.returncode == 0 and dump.startswith(b"PGDMP"), dumped.stderr[-2000:]
+    stack.exec("postgres", "createdb", "-U", "cutout", "cutout_restored")
+    restored = subprocess.run(
+        [*compose, "exec", "-T", "postgres", "pg_restore", "-U", "cutout", "-d", "cutout_restored"],
+        cwd=ROOT,
+        env=stack.env,
+        input=dump,
+        capture_output=True,
+        timeout=120,
+    )
+    assert restored.returncode == 0, restored.stderr[-2000:]
+    facts = (
+        "SELECT count(*) FROM cutout_cutout WHERE status = 'succeeded'",
+        "SELECT count(*), coalesce(sum(amount), 0) FROM billing_ledgerentry",
+        "SELECT string_agg(balance::text, ',' ORDER BY id) FROM billing_creditbalance",
+    )
+    for query in facts:
+        live, copy = (
+            stack.exec("postgres", "psql", "-U", "cutout", "-d", db, "-tAc", query)
+            for db in ("cutout", "cutout_restored")
+        )
+        assert live == copy and live not in ("", "0"), (query, live, copy)
