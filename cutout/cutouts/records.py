@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import posixpath
 from typing import Any
 
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from cutout import engine
 from cutout.models import Cutout, CutoutVersion
@@ -47,10 +49,46 @@ def stored_names(cutouts: list[Cutout]) -> list[str]:
                 names.append(str(field.name))
         if cutout.thumbnail_name:
             names.append(cutout.thumbnail_name)
+        if background_name(cutout):
+            names.append(str(background_name(cutout)))
     versions = CutoutVersion.objects.filter(cutout__in=[c.pk for c in cutouts])
     for matte, result in versions.values_list("matte", "result"):
         names.extend(name for name in (matte, result) if name)
     return list(dict.fromkeys(names))
+
+
+# The background picture a cutout was rendered on, kept next to its result for as long as the
+# cutout lives (cutout.files.retention keeps it; other formats of the result are rendered on it).
+BACKGROUND_FILE = "background.bin"
+
+
+def background_name(cutout: Cutout) -> str | None:
+    """Where ``cutout``'s background picture is stored (None without a result or a picture)."""
+    if not cutout.result or not (cutout.options or {}).get("bg_image"):
+        return None
+    return f"{posixpath.dirname(str(cutout.result.name))}/{BACKGROUND_FILE}"
+
+
+def background_store(cutout: Cutout, data: bytes | None) -> None:
+    """Keep ``data``, the picture ``cutout`` was rendered on, next to its result."""
+    name = background_name(cutout)
+    if data is None or name is None:
+        return
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    default_storage.save(name, ContentFile(data))
+
+
+def background_bytes(cutout: Cutout) -> bytes | None:
+    """The picture ``cutout`` was rendered on, as stored (None: none, or no longer readable)."""
+    name = background_name(cutout)
+    if name is None:
+        return None
+    try:
+        with default_storage.open(name, "rb") as handle:
+            return bytes(handle.read())
+    except Exception:  # a missing object: local disk and S3 raise differently
+        return None
 
 
 def credits_for(options: engine.Options) -> int:

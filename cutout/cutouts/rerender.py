@@ -22,7 +22,12 @@ from django.utils import timezone
 from cutout import engine
 from cutout.cutouts import selectors
 from cutout.cutouts.engine_settings import engine_limits
-from cutout.cutouts.records import refuse_paid_from_free, with_background
+from cutout.cutouts.records import (
+    background_bytes,
+    background_store,
+    refuse_paid_from_free,
+    with_background,
+)
 from cutout.cutouts.services import cutout_fail_with, dedup_key_for, result_metadata, save_file
 from cutout.engine.encode import EXTENSIONS  # the engine's one table of file extensions
 from cutout.models import Cutout
@@ -122,6 +127,7 @@ def cutout_rerender(
         save_file(new.matte, "matte.png", matte_bytes)
         result = engine.render(decoded, matte, options, background=backdrop)
         save_file(new.result, f"result.{result.extension}", result.data)
+        background_store(new, background)  # other formats of this version are rendered on it
         new.result_content_type = result.content_type
         new.result_width = result.width
         new.result_height = result.height
@@ -160,7 +166,10 @@ def cutout_format_file(*, cutout: Cutout, fmt: str) -> str:
     """The storage name of ``cutout``'s result in the format ``fmt``: the result itself, or a
     file rendered once from the stored matte and kept next to it (no new version, no credit).
 
-    Raises :class:`engine.EngineError` when the format cannot hold the result (a mask in ZIP).
+    A result on a background picture is rendered on the picture kept next to it.
+
+    Raises :class:`engine.EngineError` when the format cannot hold the result (a mask in ZIP) or
+    the background picture is no longer stored.
     """
     if fmt == (cutout.options or {}).get("format") or not cutout.result:
         return str(cutout.result.name)
@@ -169,9 +178,22 @@ def cutout_format_file(*, cutout: Cutout, fmt: str) -> str:
     name = f"{folder}/{FORMAT_FILE_PREFIX}{EXTENSIONS[options.format]}"
     if default_storage.exists(name):
         return name
+    backdrop = None
+    if options.bg_image is not None:
+        picture = background_bytes(cutout)
+        if picture is None:
+            raise engine.InvalidOption(
+                "The background picture of this cutout is no longer stored: download it in its "
+                "own format, or render it again on the picture.",
+                field="bg_image",
+            )
+        backdrop = engine.decode_background(picture, engine_limits())
     with cutout.matte.open("rb") as handle:
         matte_bytes = handle.read()
     result = engine.render(
-        _rerender_source(cutout, matte_bytes), engine.matte_from_png(matte_bytes), options
+        _rerender_source(cutout, matte_bytes),
+        engine.matte_from_png(matte_bytes),
+        options,
+        background=backdrop,
     )
     return str(default_storage.save(name, ContentFile(result.data)))

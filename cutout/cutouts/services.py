@@ -42,6 +42,8 @@ from billing.services import (
 from cutout import engine, metrics
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.records import (
+    background_bytes,
+    background_store,
     credits_for,
     dedup_key_for,
     result_metadata,
@@ -304,7 +306,13 @@ def cutout_create(
         )
     except IntegrityError as exc:
         return _race_lost(common, exc)
-    work = _Work(decoded=decoded, data=data, options=options, background=backdrop)
+    work = _Work(
+        decoded=decoded,
+        data=data,
+        options=options,
+        background=backdrop,
+        background_data=background,
+    )
     _process(cutout, reservation, work, workspace=workspace)
     if upload_hints:
         cutout = cutout_refine(
@@ -364,6 +372,7 @@ class _Work:
     data: bytes | None  # the upload, kept only if the workspace keeps originals
     options: engine.Options
     background: Any = None  # engine.DecodedImage of the background picture, if any
+    background_data: bytes | None = None  # its bytes, kept next to the result
 
 
 def _process(
@@ -379,6 +388,7 @@ def _process(
         save_file(cutout.matte, "matte.png", engine.stored_matte_png(decoded, matte))
         result = engine.render(decoded, matte, options, background=work.background)
         save_file(cutout.result, f"result.{result.extension}", result.data)
+        background_store(cutout, work.background_data)
         if work.data is not None and keeps_original(workspace):
             ext = (decoded.source_format or "bin").lower().replace("jpeg", "jpg")
             save_file(cutout.original, f"original.{ext}", work.data)
@@ -448,6 +458,7 @@ def _dedup_copy(
         save_file(cutout.matte, "matte.png", stored[0])
         ext = str(previous.result.name).rsplit(".", 1)[-1]
         save_file(cutout.result, f"result.{ext}", stored[1])
+        background_store(cutout, background_bytes(previous))
         if keeps_original(common["workspace"]):
             ext = str(previous.original.name).rsplit(".", 1)[-1] if previous.original else "bin"
             save_file(cutout.original, f"original.{ext}", data)

@@ -41,7 +41,8 @@ UNDO_WINDOW = timedelta(minutes=10)  # how long a cutout deleted from the librar
 BATCH = 500
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Names of files the web app derives from a cutout's result, next to it.
-DERIVED_PREFIXES = ("thumb.", "format.")  # the library's thumbnail; the result in other formats
+# The library's thumbnail; the result in other formats; the background picture it was rendered on.
+DERIVED_PREFIXES = ("thumb.", "format.", "background.")
 _CUTOUT_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/cutouts/(?P<id>{_UUID})/[^/]+$")
 _JOB_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/jobs/(?P<id>{_UUID})/[^/]+$")
 _INPUT_KEY = re.compile(rf"^ws/(?P<ws>[^/]+)/jobs/(?P<job>{_UUID})/inputs/(?P<id>{_UUID})-.+$")

@@ -158,3 +158,61 @@ def test_a_free_preview_is_not_refined_into_a_paid_result() -> None:
     assert caught.value.field == "size"
     refined = cutout_refine(cutout=source, hints=box)  # in its own (preview) options: fine
     assert refined.credits_charged == 0 and balance(caller.workspace) == 3
+
+
+def _corner(data: bytes) -> list[int]:
+    return np.asarray(open_image(data).convert("RGB"))[1, 1].tolist()
+
+
+def test_a_background_picture_is_kept_with_its_version_and_other_formats_show_it() -> None:
+    from django.core.files.storage import default_storage
+
+    from cutout.cutouts.records import background_bytes, background_name
+    from cutout.cutouts.rerender import cutout_format_file
+
+    caller = make_caller(credits=1)
+    source = create(caller)
+    picture = png((0, 0, 220), (20, 15))
+    on_blue = cutout_version(source=source, options=opts(mode="background"), background=picture)
+    assert background_bytes(on_blue) == picture  # stored with the version, as sent
+    for fmt in ("jpeg", "webp", "png"):
+        with default_storage.open(cutout_format_file(cutout=on_blue, fmt=fmt), "rb") as handle:
+            corner = _corner(handle.read())
+        assert corner[2] > 180 and corner[0] < 40 and corner[1] < 40, (fmt, corner)
+    # An upload on a picture keeps it too (the API's bg_image_*), and so does its dedup copy.
+    uploaded = create(make_caller(credits=2), background=picture, data=JPEG)
+    assert background_bytes(uploaded) == picture
+    with default_storage.open(cutout_format_file(cutout=uploaded, fmt="webp"), "rb") as handle:
+        assert _corner(handle.read())[2] > 180
+    # Without its picture, another format is refused in words, not rendered without it.
+    name = background_name(on_blue)
+    assert name is not None
+    default_storage.delete(name)
+    with pytest.raises(engine.InvalidOption) as caught:
+        cutout_format_file(cutout=on_blue, fmt="avif")
+    assert caught.value.field == "bg_image" and "no longer stored" in caught.value.message
+    assert balance(caller.workspace) == 0
+
+
+def test_a_background_picture_lives_and_goes_with_its_cutout(
+    django_capture_on_commit_callbacks,
+) -> None:
+    from datetime import timedelta
+
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from cutout.cutouts.records import background_name
+    from cutout.cutouts.services import cutouts_delete
+    from cutout.files.retention import retention_sweep
+
+    caller = make_caller(credits=1)
+    source = create(caller)
+    version = cutout_version(source=source, options=opts(), background=png((9, 9, 9)))
+    name = background_name(version)
+    assert name is not None and default_storage.exists(name)
+    retention_sweep(now=timezone.now() + timedelta(days=1), orphan_grace=timedelta(0))
+    assert default_storage.exists(name)  # not an orphan while its cutout lives
+    with django_capture_on_commit_callbacks(execute=True):
+        cutouts_delete(workspace=caller.workspace, cutouts=[source])
+    assert not default_storage.exists(name)
