@@ -6,11 +6,11 @@ from typing import Any
 
 from django import template
 
-from cutout.web.forms import FORMAT_LABELS, STYLE_CHOICES, style_of
+from cutout.web.forms import BACKGROUND_STYLES, FORMAT_LABELS, STYLE_CHOICES, style_of
 
 register = template.Library()
 
-_STYLES = dict(STYLE_CHOICES)
+_STYLES = dict((*STYLE_CHOICES, *BACKGROUND_STYLES))
 
 
 @register.filter

@@ -6,6 +6,8 @@ crop, shadow) and turns them into :class:`cutout.engine.Options`.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +25,11 @@ STYLE_CHOICES = (
     ("crop", "Crop"),
     ("shadow", "Shadow"),
 )
+# The re-render form's backgrounds besides a colour: a picture (a preset or the user's own) and
+# a blur of the photo's own background. Both are free versions of the stored matte.
+BACKGROUND_STYLES = (("photo", "Picture"), ("blur", "Blur"))
+BLUR_CHOICES = (("1%", "Light"), ("2%", "Medium"), ("4%", "Strong"))
+UPLOADED = "upload"  # the bg_preset value of the user's own picture
 FORMAT_CHOICES = (
     ("png", "PNG"),
     ("jpeg", "JPG"),
@@ -124,10 +131,59 @@ class OptionsForm(forms.Form):
         return engine.Options(**kwargs)
 
 
+class RerenderForm(OptionsForm):
+    """The options form of a result's free re-render: the upload's modes, and backgrounds of a
+    picture (a preset, or a file the user sends: ``bg_file``) or a blur of the photo's own."""
+
+    bg_preset = forms.ChoiceField(label="Background picture", required=False, choices=())
+    bg_file = forms.FileField(label="Your picture", required=False)
+    bg_blur = forms.ChoiceField(
+        label="Blur", choices=BLUR_CHOICES, initial="2%", required=False, widget=forms.RadioSelect
+    )
+
+    def __init__(self, *args: Any, presets: Sequence[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.presets = list(presets)
+        style = self.fields["style"]
+        assert isinstance(style, forms.ChoiceField)
+        style.choices = [*STYLE_CHOICES, *BACKGROUND_STYLES]
+        preset = self.fields["bg_preset"]
+        assert isinstance(preset, forms.ChoiceField)
+        preset.choices = [(p.name, p.label) for p in self.presets] + [(UPLOADED, "Your picture")]
+        if self.presets:
+            preset.initial = self.presets[0].name
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("style") == "photo":
+            choice = data.get("bg_preset") or (UPLOADED if data.get("bg_file") else "")
+            if not choice:
+                self.add_error("bg_preset", "Choose a background picture.")
+            elif choice == UPLOADED and not data.get("bg_file"):
+                self.add_error("bg_file", "Choose a picture file to put behind the subject.")
+            data["bg_preset"] = choice
+        return data
+
+    def engine_options(self, *, pipeline: str | None = None) -> engine.Options:
+        options = super().engine_options(pipeline=pipeline)
+        style = self.cleaned_data["style"]
+        if style == "blur":
+            blur = self.cleaned_data.get("bg_blur") or "2%"
+            return dataclasses.replace(options, mode="background", bg_blur=blur)
+        if style == "photo":
+            # bg_image is set to the picture's hash when the picture is given to the version.
+            return dataclasses.replace(options, mode="background")
+        return options
+
+
 def style_of(options: dict[str, Any]) -> str:
     """The page's word for stored engine options (the inverse of ``engine_options``)."""
     mode = options.get("mode", "transparent")
     colour = str(options.get("bg_color") or "").lower()
+    if options.get("bg_image"):
+        return "photo"
+    if str(options.get("bg_blur") or "0") not in ("0", "0%", "0px"):
+        return "blur"
     if mode == "background":
         return "white" if colour in ("#ffffff", "#fff", "white") else "color"
     if mode == "transparent" and options.get("crop"):
@@ -136,8 +192,10 @@ def style_of(options: dict[str, Any]) -> str:
 
 
 def initial_from(options: dict[str, Any]) -> dict[str, Any]:
-    """Initial form values that reproduce stored engine options."""
+    """Initial form values that reproduce stored engine options (a picture is not kept in the
+    form: the presets' first is offered again)."""
     style = style_of(options)
+    blur = str(options.get("bg_blur") or "")
     colour = str(options.get("bg_color") or "")
     margin = str(options.get("crop_margin") or "0").rstrip("%")
     return {
@@ -147,6 +205,7 @@ def initial_from(options: dict[str, Any]) -> dict[str, Any]:
         "size": options.get("size", "full") if isinstance(options.get("size"), str) else "full",
         "crop": bool(options.get("crop")) and style != "crop",
         "crop_margin": int(margin) if margin.isdigit() else 0,
+        "bg_blur": blur if blur in dict(BLUR_CHOICES) else "2%",
     }
 
 

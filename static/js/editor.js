@@ -11,7 +11,7 @@
 (function () {
   "use strict";
   var root = document.getElementById("editor"), Paint = window.CutoutPaint;
-  if (!root || !Paint || !window.fetch || !window.HTMLCanvasElement) return;
+  if (!root || !Paint || !window.CutoutZoom || !window.fetch || !window.HTMLCanvasElement) return;
 
   var stage = document.getElementById("editor-stage");
   var canvas = document.getElementById("editor-canvas");
@@ -32,7 +32,6 @@
   var mattes = {};                       // hint-list key -> {img, hints}
   var shownKey = null;                   // key of the matte under the local strokes
   var tool = "keep", spaceDown = false;
-  var view = { s: 1, x: 0, y: 0 }, fitted = true;
   var pointers = {}, gesture = null, hover = null;
   var busy = false, dirty = false, seq = 0;
   var MAX_MATTES = 40, MAX_POINTS = 9000;
@@ -55,39 +54,16 @@
     });
   }
 
-  /* ------------------------------------------------------------------ view */
-  function stageSize() { return { w: stage.clientWidth, h: stage.clientHeight }; }
-  function fit() {
-    var s = stageSize();
-    view.s = Math.min(s.w / W, s.h / H);
-    view.x = (s.w - W * view.s) / 2;
-    view.y = (s.h - H * view.s) / 2;
-    fitted = true;
-    draw();
-  }
-  function minScale() { var s = stageSize(); return Math.min(s.w / W, s.h / H) * 0.5; }
-  function zoomAt(factor, cx, cy) {
-    var next = Math.max(minScale(), Math.min(32, view.s * factor));
-    var ix = (cx - view.x) / view.s, iy = (cy - view.y) / view.s;
-    view.s = next;
-    view.x = cx - ix * next;
-    view.y = cy - iy * next;
-    fitted = false;
-    draw();
-  }
-  function zoomCenter(factor) { var s = stageSize(); zoomAt(factor, s.w / 2, s.h / 2); }
-  function panBy(dx, dy) { view.x += dx; view.y += dy; fitted = false; draw(); }
-  function toImage(e) {
-    var r = stage.getBoundingClientRect();
-    var px = e.clientX - r.left - stage.clientLeft, py = e.clientY - r.top - stage.clientTop;
-    return { x: (px - view.x) / view.s, y: (py - view.y) / view.s, sx: px, sy: py };
-  }
+  /* ------------------------------------------------------------------ view (static/js/zoom.js) */
+  var zoom = window.CutoutZoom(stage, function () { return { w: W, h: H }; }, function () { draw(); });
+  var view = zoom.view, stageSize = zoom.size, fit = zoom.fit;
+  var zoomCenter = zoom.zoomCenter, panBy = zoom.panBy, toImage = zoom.toImage;
   function clamp(v, hi) { return Math.max(0, Math.min(hi, v)); }
   function resize() {
     var dpr = window.devicePixelRatio || 1, s = stageSize();
     canvas.width = Math.round(s.w * dpr);
     canvas.height = Math.round(s.h * dpr);
-    if (fitted) fit(); else draw();
+    zoom.resized();
   }
 
   /* ------------------------------------------------------------------ drawing */
@@ -243,8 +219,7 @@
     var ids = Object.keys(pointers);
     if (ids.length === 2) {  // a second finger: pinch and pan, whatever the tool
       if (gesture && gesture.stroke) rebuild();
-      var a = pointers[ids[0]], b = pointers[ids[1]];
-      gesture = { kind: "pinch", d: Math.hypot(a.sx - b.sx, a.sy - b.sy), mx: (a.sx + b.sx) / 2, my: (a.sy + b.sy) / 2 };
+      gesture = zoom.pinch(pointers[ids[0]], pointers[ids[1]]);
       return;
     }
     if (ids.length > 2) return;
@@ -269,11 +244,7 @@
     if (!gesture) return;
     if (gesture.kind === "pinch") {
       var ids = Object.keys(pointers), a = pointers[ids[0]], b = pointers[ids[1]];
-      if (!a || !b) return;
-      var d = Math.hypot(a.sx - b.sx, a.sy - b.sy), mx = (a.sx + b.sx) / 2, my = (a.sy + b.sy) / 2;
-      view.x += mx - gesture.mx; view.y += my - gesture.my;
-      if (gesture.d > 0) zoomAt(d / gesture.d, mx, my); else draw();
-      gesture.d = d; gesture.mx = mx; gesture.my = my;
+      if (a && b) zoom.pinchMove(gesture, a, b);
     } else if (gesture.kind === "pan") {
       panBy(p.sx - last.sx, p.sy - last.sy);
     } else if (gesture.kind === "box") {
@@ -375,12 +346,7 @@
     stage.addEventListener("pointerup", onUp);
     stage.addEventListener("pointercancel", onUp);
     stage.addEventListener("pointerleave", function () { hover = null; draw(); });
-    stage.addEventListener("wheel", function (e) {
-      e.preventDefault();
-      var p = toImage(e);
-      if (e.ctrlKey || !e.shiftKey) zoomAt(Math.exp(-e.deltaY * (e.deltaMode ? 0.05 : 0.0015)), p.sx, p.sy);
-      else panBy(-e.deltaX, -e.deltaY);
-    }, { passive: false });
+    stage.addEventListener("wheel", zoom.wheel, { passive: false });
     stage.addEventListener("focus", draw);
     stage.addEventListener("blur", draw);
     document.addEventListener("keydown", onKey);

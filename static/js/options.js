@@ -58,6 +58,37 @@
       });
     });
     pressed();
+    pictures(form);
     update();
   });
+
+  /* Background pictures (the re-render form): a chosen file selects "Your picture" and shows
+     in its tile; a preset chosen after it drops the file, so it is not sent for nothing. */
+  function pictures(form) {
+    var file = form.querySelector('input[name="bg_file"]');
+    var own = form.querySelector('input[name="bg_preset"][value="upload"]');
+    var preview = form.querySelector("#bg-own-preview");
+    if (!file || !own) return;
+    var shown = null;
+    function show() {
+      if (shown) { URL.revokeObjectURL(shown); shown = null; }
+      var chosen = file.files && file.files[0];
+      if (preview) {
+        preview.style.backgroundImage = "";
+        preview.textContent = "+";
+        if (chosen && window.URL) {
+          shown = URL.createObjectURL(chosen);
+          preview.style.backgroundImage = 'url("' + shown + '")';
+          preview.textContent = "";
+        }
+      }
+      if (chosen) own.checked = true;
+    }
+    file.addEventListener("change", show);
+    own.addEventListener("change", function () { if (!file.files || !file.files.length) file.click(); });
+    form.querySelectorAll('input[name="bg_preset"]').forEach(function (r) {
+      if (r === own) return;
+      r.addEventListener("change", function () { if (r.checked && file.value) { file.value = ""; show(); } });
+    });
+  }
 })();

@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -19,6 +20,7 @@ from cutout.cutouts.refine import cutout_editable
 from cutout.cutouts.rerender import cutout_format_file, cutout_root, cutout_version
 from cutout.cutouts.thumbnails import cutout_thumbnail
 from cutout.models import Cutout
+from cutout.web.backgrounds import preset_bytes, presets
 from cutout.web.common import (
     current_user,
     current_workspace,
@@ -26,7 +28,16 @@ from cutout.web.common import (
     file_url,
     workspace_page,
 )
-from cutout.web.forms import EXTENSIONS, FORMAT_LABELS, OptionsForm, initial_from, style_of
+from cutout.web.context_processors import ACCEPTED_EXTENSIONS, ACCEPTED_TYPES, upload_limits
+from cutout.web.forms import (
+    EXTENSIONS,
+    FORMAT_LABELS,
+    UPLOADED,
+    RerenderForm,
+    initial_from,
+    style_of,
+)
+from cutout.web.problems import problem_for
 from cutout.web.views.library import trash_with_undo, undo_minutes
 
 
@@ -94,7 +105,10 @@ def cutout_detail(request: HttpRequest, cutout_id: str) -> HttpResponse:
         ]
         if shown
         else [],
-        "form": OptionsForm(initial=initial_from(options)),
+        "form": RerenderForm(initial=initial_from(options), presets=presets()),
+        "blur_off": not root.original,
+        "limits": upload_limits(),
+        "picture_accept": ",".join(ACCEPTED_TYPES + ACCEPTED_EXTENSIONS),
         "rerender_of": root if root.pk != cutout.pk else None,
         "undo_minutes": undo_minutes(),
         "editable": cutout_editable(cutout),
@@ -102,21 +116,52 @@ def cutout_detail(request: HttpRequest, cutout_id: str) -> HttpResponse:
     return render(request, "cutout/result.html", context)
 
 
+BLUR_GONE = (
+    "Could not blur the background: the original photo is no longer kept (its editing window "
+    "is over), and the stored cutout keeps no background to blur. Nothing was charged."
+)
+
+
+def _background_of(form: RerenderForm) -> bytes:
+    """The picture a re-render puts behind the subject: a preset's, or the user's file (checked
+    against the upload limits here; decoded, with the pixel limit, by the re-render)."""
+    choice = form.cleaned_data["bg_preset"]
+    if choice != UPLOADED:
+        return preset_bytes(choice)
+    file = form.cleaned_data["bg_file"]
+    if (file.size or 0) > int(settings.CUTOUT_MAX_UPLOAD_BYTES):
+        raise engine.ImageTooLarge("The picture file is too large.")
+    return bytes(file.read())
+
+
 @workspace_page
 @require_POST
 def cutout_rerender(request: HttpRequest, cutout_id: str) -> HttpResponse:
     cutout = cutout_or_404(request, cutout_id)
     source = cutout_root(cutout)
-    form = OptionsForm(request.POST)
+    form = RerenderForm(request.POST, request.FILES, presets=presets())
     if not form.is_valid():
         first = next(iter(form.errors.values()))[0]
         messages.error(request, f"Could not re-render: {first}")
         return redirect("cutout_detail", cutout.pk)
+    style = form.cleaned_data["style"]
+    if style == "blur" and not source.original:
+        messages.error(request, BLUR_GONE)
+        return redirect("cutout_detail", cutout.pk)
     try:
         options = form.engine_options(pipeline=source.pipeline or None)
-        new = cutout_version(source=source, options=options, user=current_user(request))
+        background = _background_of(form) if style == "photo" else None
+        new = cutout_version(
+            source=source, options=options, user=current_user(request), background=background
+        )
     except engine.EngineError as exc:
-        messages.error(request, f"Could not re-render: {exc.message} Nothing was charged.")
+        text = problem_for(exc).message
+        if "Nothing was charged" not in text:
+            text += " Nothing was charged."
+        lead = (
+            "Could not use that background picture" if style == "photo" else "Could not re-render"
+        )
+        messages.error(request, f"{lead}: {text}")
         return redirect("cutout_detail", cutout.pk)
     messages.success(request, "Re-rendered from the stored matte. No credit was used.")
     return redirect("cutout_detail", new.pk)
