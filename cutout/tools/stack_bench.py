@@ -147,11 +147,14 @@ def run_batch(base: str, key: str, photos: list[bytes], *, timeout: float = 900)
     body: dict[str, Any] = {}
     while time.monotonic() - started < timeout:
         job = httpx.get(f"{base}/api/v1/jobs/{job_id}", headers={"X-Api-Key": key}, timeout=30)
+        if job.status_code != 200:  # the key's rate limit: wait as told
+            time.sleep(float(job.headers.get("Retry-After", "1")))
+            continue
         body = dict(job.json())
         if body["status"] in ("done", "failed"):
             body["seconds"] = time.monotonic() - started
             return body
-        time.sleep(0.5)
+        time.sleep(1)
     raise AssertionError(f"job {job_id} did not finish: {body}")
 
 
