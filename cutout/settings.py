@@ -178,6 +178,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "drf_spectacular_sidecar",  # Swagger UI's files, for /api/docs
     "accounts",
     "billing",
     "cutout",

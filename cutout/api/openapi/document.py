@@ -13,6 +13,7 @@ from typing import Any
 
 from cutout.api.openapi.dialects import SECURITY, dialect_paths
 from cutout.api.openapi.paths import paths
+from cutout.api.openapi.samples import APIS, HOST, NATIVE, SAMPLES
 from cutout.api.openapi.schemas import (
     ACCOUNT_SCHEMA,
     CUTOUT_SCHEMA,
@@ -25,9 +26,14 @@ from cutout.api.openapi.schemas import (
 INFO: dict[str, Any] = {
     "title": "Cutout API",
     "version": "1.0.0",
-    "description": "Background removal with local models. One credit per successful "
-    "cutout; failed requests and identical repeats (same image and options in the same "
-    "workspace) cost nothing. Authenticate with a workspace API key.",
+    "description": "Background removal with local models, with its own API and drop-in "
+    "endpoints of seven others: a client written for one of them works by changing only the "
+    "host (and the key). Create an API key for your workspace, then send it as "
+    "`Authorization: Bearer <key>` (every endpoint) or in the header each API uses. Every "
+    "response carries `X-Request-ID`; calls that use a key carry `X-RateLimit-Limit`, "
+    "`X-RateLimit-Remaining` and `X-RateLimit-Reset`, and a 429 adds `Retry-After`. Calls that "
+    "make a cutout carry `X-Credits-Charged` and `X-Credits-Remaining`; failed requests are "
+    "never charged.",
 }
 
 
@@ -71,15 +77,39 @@ def _components() -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
-    """The whole document (a fresh copy: callers may change it)."""
+def _tags() -> list[dict[str, Any]]:
+    return [
+        {"name": api.tag, "description": f"Key: `{api.auth}` (or `Authorization: Bearer`). "
+         f"{api.notes} Every field, header and error: docs/api.md."}
+        for api in APIS
+    ]  # fmt: skip
+
+
+def _with_samples(all_paths: dict[str, Any], origin: str) -> dict[str, Any]:
+    """Each native operation tagged, and each operation with a copy-paste call given its call."""
+    for path, operations in all_paths.items():
+        for method, operation in operations.items():
+            if path.startswith("/api/v1/"):
+                operation["tags"] = [NATIVE]
+            sample = SAMPLES.get((method, path), "").replace(HOST, origin)
+            if sample:
+                operation["x-codeSamples"] = [{"lang": "Shell", "label": "curl", "source": sample}]
+                text = operation.get("description", "")
+                operation["description"] = f"{text}\n\nExample:\n\n```sh\n{sample}\n```".lstrip()
+    return all_paths
+
+
+def document(origin: str = HOST) -> dict[str, Any]:
+    """The whole document (a fresh copy: callers may change it); ``origin`` goes into the
+    copy-paste calls (the server's own, when served)."""
     security: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKeyHeader": []}]
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": INFO,
         "servers": [{"url": "/"}],
         "security": security,
-        "paths": {**paths(), **dialect_paths()},
+        "tags": _tags(),
+        "paths": _with_samples(copy.deepcopy({**paths(), **dialect_paths()}), origin),
         "components": _components(),
     }
     return copy.deepcopy(doc)
