@@ -43,6 +43,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 NOT_SETTINGS = (
     "CUTOUT_TEST_REDIS_URL",
     "CUTOUT_TEST_S3_ENDPOINT",
+    "CUTOUT_TEST_COMPOSE",
     "CUTOUT_CHROMIUM",
     "CUTOUT_BIND",
     "CUTOUT_PORT",
