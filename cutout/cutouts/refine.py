@@ -29,6 +29,7 @@ from django.utils import timezone
 from cutout import engine
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.records import (
+    background_bytes,
     dedup_key_for,
     refuse_paid_from_free,
     result_metadata,
@@ -121,13 +122,14 @@ def cutout_refine(
     opts = _version_options(cutout, options)
     render_options = engine.options_from_dict(opts)
     refuse_paid_from_free(cutout, render_options)
+    backdrop = _backdrop(cutout, render_options)
     hints_json = engine.hints_as_json(parsed)
     key = hints_key(hints_json)
     started = time.perf_counter()
     image_bytes = original if original is not None else _read(cutout.original)
     same = CutoutVersion.objects.filter(cutout=cutout, hints_key=key).order_by("-number").first()
     if same is not None and same.matte:
-        made = _from_version(same, image_bytes, render_options, opts)
+        made = _from_version(same, image_bytes, render_options, opts, backdrop)
     else:
         base = _base_version(cutout)
         edit = engine.edit_cutout(
@@ -138,6 +140,7 @@ def cutout_refine(
             options=render_options,
             pipeline=opts["pipeline"],
             limits=engine_limits(),
+            background=backdrop,
         )
         made = _Made(edit.stored_matte, None, edit.result, edit.matte, edit.prior, edit.timings)
     elapsed = round((time.perf_counter() - started) * 1000)
@@ -164,8 +167,27 @@ class _Made:
         self.timings = timings
 
 
+def _backdrop(cutout: Cutout, options: engine.Options) -> engine.DecodedImage | None:
+    """The picture a cutout made on a background picture is refined on: the one kept next to
+    its result (the version's files share its folder, so refined versions find it too)."""
+    if options.bg_image is None:
+        return None
+    picture = background_bytes(cutout)
+    if picture is None or options.bg_image != (cutout.options or {}).get("bg_image"):
+        raise engine.InvalidOption(
+            "The background picture of this cutout is no longer stored: refine it in another "
+            "look (transparent, a colour), then render it on the picture again.",
+            field="bg_image",
+        )
+    return engine.decode_background(picture, engine_limits())
+
+
 def _from_version(
-    same: CutoutVersion, image_bytes: bytes, options: engine.Options, opts: dict[str, Any]
+    same: CutoutVersion,
+    image_bytes: bytes,
+    options: engine.Options,
+    opts: dict[str, Any],
+    backdrop: engine.DecodedImage | None,
 ) -> _Made:
     """An earlier version with the same hints: its matte again (no refining), its result too
     when the options are the same, else rendered anew."""
@@ -174,7 +196,7 @@ def _from_version(
     if same.options == opts and same.result:
         return _Made(str(same.matte.name), str(same.result.name), None, matte, None, {})
     decoded = engine.decode_image(image_bytes, engine_limits())
-    result = engine.render(decoded, matte, options)
+    result = engine.render(decoded, matte, options, background=backdrop)
     return _Made(str(same.matte.name), None, result, matte, None, {})
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .decode import decode_image
+from .decode import DecodedImage, decode_image
 from .errors import InvalidImage
 from .guided import refine_with_hints
 from .hints import Hint, parse_hints
@@ -54,8 +54,10 @@ def edit_cutout(
     pipeline: str,
     limits: Limits | None = None,
     model_dir: Path | None = None,
+    background: DecodedImage | None = None,
 ) -> Edit:
-    """Refine a stored cutout with ``hints`` (raw list or :class:`Hint` objects) and render it."""
+    """Refine a stored cutout with ``hints`` (raw list or :class:`Hint` objects) and render it
+    (on ``background``, the picture ``options.bg_image`` names, when it names one)."""
     started = time.perf_counter()
     image = decode_image(original, limits or Limits())
     if isinstance(hints, tuple) and all(isinstance(h, Hint) for h in hints):
@@ -70,7 +72,7 @@ def edit_cutout(
     )
     refined_at = time.perf_counter()
     stored = stored_matte_png(image, refined.matte)
-    result = render(image, refined.matte, options)
+    result = render(image, refined.matte, options, background=background)
     new_prior = None
     if refined.prior is not None and (refined.prior_changed or stored_prior is None):
         new_prior = prior_to_bytes(refined.prior)

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
 from PIL import Image
 
 from billing.models import LedgerEntry, Reservation
 from cutout import engine
-from cutout.cutouts.records import credits_for
-from cutout.cutouts.rerender import cutout_version
-from cutout.cutouts.services import cutout_create
+from cutout.cutouts.records import background_bytes, background_name, credits_for
+from cutout.cutouts.refine import cutout_refine
+from cutout.cutouts.rerender import cutout_format_file, cutout_version
+from cutout.cutouts.services import cutout_create, cutouts_delete
+from cutout.files.retention import retention_sweep
 from cutout.models import Cutout, Source
 from tests.api.images import image_bytes, open_image
+from tests.api.test_refine import REMOVE_SQUARE, two_objects_png
 from tests.factories import balance, make_caller
 
 pytestmark = pytest.mark.django_db
@@ -148,8 +154,6 @@ def test_a_free_cutout_has_only_free_versions(free) -> None:
 
 
 def test_a_free_preview_is_not_refined_into_a_paid_result() -> None:
-    from cutout.cutouts.refine import cutout_refine
-
     caller = make_caller(credits=3)
     source = create(caller, options=opts(size="preview"))
     box = [{"kind": "box", "box": [20, 10, 140, 115]}]
@@ -165,11 +169,6 @@ def _corner(data: bytes) -> list[int]:
 
 
 def test_a_background_picture_is_kept_with_its_version_and_other_formats_show_it() -> None:
-    from django.core.files.storage import default_storage
-
-    from cutout.cutouts.records import background_bytes, background_name
-    from cutout.cutouts.rerender import cutout_format_file
-
     caller = make_caller(credits=1)
     source = create(caller)
     picture = png((0, 0, 220), (20, 15))
@@ -197,15 +196,6 @@ def test_a_background_picture_is_kept_with_its_version_and_other_formats_show_it
 def test_a_background_picture_lives_and_goes_with_its_cutout(
     django_capture_on_commit_callbacks,
 ) -> None:
-    from datetime import timedelta
-
-    from django.core.files.storage import default_storage
-    from django.utils import timezone
-
-    from cutout.cutouts.records import background_name
-    from cutout.cutouts.services import cutouts_delete
-    from cutout.files.retention import retention_sweep
-
     caller = make_caller(credits=1)
     source = create(caller)
     version = cutout_version(source=source, options=opts(), background=png((9, 9, 9)))
@@ -216,3 +206,23 @@ def test_a_background_picture_lives_and_goes_with_its_cutout(
     with django_capture_on_commit_callbacks(execute=True):
         cutouts_delete(workspace=caller.workspace, cutouts=[source])
     assert not default_storage.exists(name)
+
+
+def test_a_cutout_on_a_picture_is_refined_on_that_picture() -> None:
+    """A refine (editor or API) renders on the picture kept with the cutout, and so do the other
+    formats of the refined version."""
+    caller = make_caller(credits=5)
+    green = (0, 200, 0)
+    cutout = create(caller, data=two_objects_png(), background=png(green))
+    before = np.asarray(open_image(cutout.result.read()))
+    assert before[120, 240].tolist() != list(green)  # the square is kept at first
+    refined = cutout_refine(cutout=cutout, hints=REMOVE_SQUARE)
+    assert refined.version == 1 and refined.options["bg_image"] == cutout.options["bg_image"]
+    after = np.asarray(open_image(refined.result.read()))
+    assert after.shape[2] == 3  # opaque, on the picture
+    assert np.abs(after[120, 240].astype(int) - green).max() <= 8  # removed: the picture shows
+    assert np.abs(after[2, 2].astype(int) - green).max() <= 8
+    with default_storage.open(cutout_format_file(cutout=refined, fmt="webp"), "rb") as handle:
+        webp = np.asarray(open_image(handle.read()).convert("RGB"))
+    assert np.abs(webp[120, 240].astype(int) - green).max() <= 12
+    assert balance(caller.workspace) == 4  # the refine and the format are free
