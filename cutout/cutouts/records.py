@@ -12,6 +12,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from cutout import engine
+from cutout.cutouts.engine_settings import engine_limits
 from cutout.models import Cutout, CutoutVersion
 
 
@@ -49,8 +50,9 @@ def stored_names(cutouts: list[Cutout]) -> list[str]:
                 names.append(str(field.name))
         if cutout.thumbnail_name:
             names.append(cutout.thumbnail_name)
-        if background_name(cutout):
-            names.append(str(background_name(cutout)))
+        background = background_name(cutout)
+        if background:
+            names.append(background)
     versions = CutoutVersion.objects.filter(cutout__in=[c.pk for c in cutouts])
     for matte, result in versions.values_list("matte", "result"):
         names.extend(name for name in (matte, result) if name)
@@ -89,6 +91,22 @@ def background_bytes(cutout: Cutout) -> bytes | None:
             return bytes(handle.read())
     except Exception:  # a missing object: local disk and S3 raise differently
         return None
+
+
+def stored_backdrop(cutout: Cutout, options: engine.Options) -> engine.DecodedImage | None:
+    """The picture ``options`` put behind the subject, decoded from the copy kept with
+    ``cutout`` (None when they name none): what its other formats and its refinements are
+    rendered on. Raises :class:`engine.InvalidOption` when that copy is gone."""
+    if options.bg_image is None:
+        return None
+    picture = background_bytes(cutout)
+    if picture is None or options.bg_image != (cutout.options or {}).get("bg_image"):
+        raise engine.InvalidOption(
+            "The background picture of this cutout is no longer stored: download it in its own "
+            "format, or render it again on the picture.",
+            field="bg_image",
+        )
+    return engine.decode_background(picture, engine_limits())
 
 
 def credits_for(options: engine.Options) -> int:

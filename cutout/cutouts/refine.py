@@ -29,11 +29,11 @@ from django.utils import timezone
 from cutout import engine
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.records import (
-    background_bytes,
     dedup_key_for,
     refuse_paid_from_free,
     result_metadata,
     save_file,
+    stored_backdrop,
 )
 from cutout.errors import CutoutError
 from cutout.files import storage
@@ -122,7 +122,8 @@ def cutout_refine(
     opts = _version_options(cutout, options)
     render_options = engine.options_from_dict(opts)
     refuse_paid_from_free(cutout, render_options)
-    backdrop = _backdrop(cutout, render_options)
+    # A cutout on a picture is refined on it (versions share its folder, so they find it too).
+    backdrop = stored_backdrop(cutout, render_options)
     hints_json = engine.hints_as_json(parsed)
     key = hints_key(hints_json)
     started = time.perf_counter()
@@ -165,21 +166,6 @@ class _Made:
         self.matte_obj = matte_obj
         self.prior = prior
         self.timings = timings
-
-
-def _backdrop(cutout: Cutout, options: engine.Options) -> engine.DecodedImage | None:
-    """The picture a cutout made on a background picture is refined on: the one kept next to
-    its result (the version's files share its folder, so refined versions find it too)."""
-    if options.bg_image is None:
-        return None
-    picture = background_bytes(cutout)
-    if picture is None or options.bg_image != (cutout.options or {}).get("bg_image"):
-        raise engine.InvalidOption(
-            "The background picture of this cutout is no longer stored: refine it in another "
-            "look (transparent, a colour), then render it on the picture again.",
-            field="bg_image",
-        )
-    return engine.decode_background(picture, engine_limits())
 
 
 def _from_version(

@@ -23,9 +23,9 @@ from cutout import engine
 from cutout.cutouts import selectors
 from cutout.cutouts.engine_settings import engine_limits
 from cutout.cutouts.records import (
-    background_bytes,
     background_store,
     refuse_paid_from_free,
+    stored_backdrop,
     with_background,
 )
 from cutout.cutouts.services import cutout_fail_with, dedup_key_for, result_metadata, save_file
@@ -178,16 +178,7 @@ def cutout_format_file(*, cutout: Cutout, fmt: str) -> str:
     name = f"{folder}/{FORMAT_FILE_PREFIX}{EXTENSIONS[options.format]}"
     if default_storage.exists(name):
         return name
-    backdrop = None
-    if options.bg_image is not None:
-        picture = background_bytes(cutout)
-        if picture is None:
-            raise engine.InvalidOption(
-                "The background picture of this cutout is no longer stored: download it in its "
-                "own format, or render it again on the picture.",
-                field="bg_image",
-            )
-        backdrop = engine.decode_background(picture, engine_limits())
+    backdrop = stored_backdrop(cutout, options)
     with cutout.matte.open("rb") as handle:
         matte_bytes = handle.read()
     result = engine.render(
