@@ -85,7 +85,7 @@ def _tags() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _with_samples(all_paths: dict[str, Any], origin: str) -> dict[str, Any]:
+def _with_samples(all_paths: dict[str, Any], origin: str) -> None:
     """Each native operation tagged, and each operation with a copy-paste call given its call."""
     for path, operations in all_paths.items():
         for method, operation in operations.items():
@@ -96,7 +96,6 @@ def _with_samples(all_paths: dict[str, Any], origin: str) -> dict[str, Any]:
                 operation["x-codeSamples"] = [{"lang": "Shell", "label": "curl", "source": sample}]
                 text = operation.get("description", "")
                 operation["description"] = f"{text}\n\nExample:\n\n```sh\n{sample}\n```".lstrip()
-    return all_paths
 
 
 def document(origin: str = HOST) -> dict[str, Any]:
@@ -109,7 +108,9 @@ def document(origin: str = HOST) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": security,
         "tags": _tags(),
-        "paths": _with_samples(copy.deepcopy({**paths(), **dialect_paths()}), origin),
+        "paths": {**paths(), **dialect_paths()},
         "components": _components(),
     }
-    return copy.deepcopy(doc)
+    fresh = copy.deepcopy(doc)
+    _with_samples(fresh["paths"], origin)  # on the copy: the shared path tables stay as they are
+    return fresh

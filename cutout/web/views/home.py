@@ -76,7 +76,8 @@ def _home(
 def _qualities(form: OptionsForm) -> list[dict[str, Any]]:
     """The quality choices of the upload form: name, label, what it is good for and how long
     it takes here (the median of recent cutouts), the chosen one and the server's default."""
-    chosen = (form["quality"].value() or "") or default_pipeline()
+    default = default_pipeline()
+    chosen = form["quality"].value() or default
     seconds = selectors.pipeline_seconds()
     out = []
     for name, label in QUALITY_CHOICES:
@@ -94,7 +95,7 @@ def _qualities(form: OptionsForm) -> list[dict[str, Any]]:
                 "label": label,
                 "hint": hint,
                 "checked": name == chosen,
-                "default": name == default_pipeline(),
+                "default": name == default,
             }
         )
     return out
