@@ -56,8 +56,9 @@ class Meaning:
     api_message: str = ""  # replaces the error's message in API answers
 
 
-_FETCH = "{message} Nothing was charged."  # an image URL the web page could not fetch
-_UNSUPPORTED = "{message} Nothing was charged."  # the engine's message names what it reads
+# The error's own words are the whole story (the engine names what it reads; the fetcher what
+# went wrong with the URL): the page adds only that it cost nothing.
+_AS_SAID = "{message} Nothing was charged."
 _NO_CREDITS = (
     "Each cutout costs one credit and this workspace has none left. Buy a credit pack "
     "(or ask an admin to add credits) and try again. Nothing was charged."
@@ -79,10 +80,10 @@ ERRORS: dict[str, Meaning] = {
         "invalid_image", 500, "Processing failed", _FAILED, "processing_failed"
     ),
     "invalid_image": Meaning(
-        "invalid_image", 415, "Unsupported file", _UNSUPPORTED, "unsupported_file"
+        "invalid_image", 415, "Unsupported file", _AS_SAID, "unsupported_file"
     ),
     "unsupported_format": Meaning(
-        "unsupported_format", 415, "Unsupported file", _UNSUPPORTED, "unsupported_file"
+        "unsupported_format", 415, "Unsupported file", _AS_SAID, "unsupported_file"
     ),
     "image_too_large": Meaning(
         "file_too_large",
@@ -134,9 +135,9 @@ ERRORS: dict[str, Meaning] = {
     # Batches (cutout.jobs.intake): every refusal keeps its own code on the page
     "batch_refused": Meaning("invalid_parameter", 400, "Batch not accepted"),
     # Images fetched from a URL (cutout.files.remote)
-    "fetch_failed": Meaning("fetch_failed", 400, "Image not fetched", _FETCH),
-    "too_large": Meaning("file_too_large", 400, "Image not fetched", _FETCH),
-    "bad_content_type": Meaning("unsupported_format", 400, "Image not fetched", _FETCH),
+    "fetch_failed": Meaning("fetch_failed", 400, "Image not fetched", _AS_SAID),
+    "too_large": Meaning("file_too_large", 400, "Image not fetched", _AS_SAID),
+    "bad_content_type": Meaning("unsupported_format", 400, "Image not fetched", _AS_SAID),
     # Webhook endpoints (cutout.webhooks.services)
     "webhook_url_refused": Meaning("invalid_parameter", 400, "Webhook URL not allowed"),
     # A storage or network outage (cutout.jobs.processing)
